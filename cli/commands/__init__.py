@@ -1,0 +1,1 @@
+"""Subcommands of the footprints command line."""
