@@ -1,0 +1,29 @@
+"""Shared fixtures: every test gets its own data home and SQLite file."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ATLANTA_DIR = REPO_ROOT / "samples" / "spacenet-atlanta-sample"
+ATLANTA_TIF = ATLANTA_DIR / "atlanta_sn4_pan.tif"
+ATLANTA_GEOJSON = ATLANTA_DIR / "atlanta_sn4_buildings.geojson"
+
+
+@pytest.fixture()
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data home with its own SQLite database for one test."""
+    from db.session import get_engine
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("FOOTPRINTS_HOME", str(home))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{home / 'footprints.db'}")
+    get_engine.cache_clear()
+    yield home
+    get_engine.cache_clear()
