@@ -1,0 +1,81 @@
+"""Models page: model versions with their validation metrics and training data size; promote and roll back.
+
+Promotion queues a re-predict job that the worker runs on the tiles nobody has reviewed; reviewed footprints stay."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from cli.errors import UserError
+from db import jobs
+from db.session import transaction
+from worker.queueing import promote_version, rollback_version
+from worker.status import job_table_row
+from worker.versions import version_rows
+
+TABLE_COLUMNS = ("name", "active", "preset", "head", "train_tiles", "val_tiles", "pixel_iou", "base_pixel_iou",
+                 "f1", "base_f1", "fused_rate", "base_fused_rate", "parent", "created_at")
+
+
+def notice() -> None:
+    text = st.session_state.get("models_notice")
+    if text:
+        (st.error if text.startswith("error:") else st.success)(text.removeprefix("error: "))
+
+
+def act(action, *args) -> None:
+    """Run promote or rollback in one transaction and remember what happened for the next rerun."""
+    try:
+        with transaction() as session:
+            version, job = action(session, *args)
+            queued = f"; re-predicting unreviewed tiles (job {job.id})" if job else " (already active)"
+            st.session_state["models_notice"] = f"Active model: {version.name}{queued}."
+    except UserError as exc:
+        st.session_state["models_notice"] = f"error: {exc}"
+
+
+def versions_table(rows: list[dict]) -> None:
+    frame = pd.DataFrame(rows)
+    shown = [c for c in TABLE_COLUMNS if c in frame.columns]
+    st.dataframe(frame[shown], hide_index=True)
+    st.caption("pixel_iou / f1 / fused_rate: the version on its validation tiles; base_*: the version it was "
+               "fine-tuned from, on the same tiles.")
+
+
+def controls(rows: list[dict]) -> None:
+    names = [r["name"] for r in rows]
+    cols = st.columns([3, 1, 1])
+    name = cols[0].selectbox("Version", names, key="models_version")
+    if cols[1].button("Promote", type="primary", key="promote"):
+        act(promote_version, name)
+        st.rerun()
+    if cols[2].button("Roll back", key="rollback"):
+        act(rollback_version)
+        st.rerun()
+
+
+@st.fragment(run_every="2s")
+def repredict_jobs() -> None:
+    with transaction() as session:
+        recent = [job_table_row(j) for j in jobs.list_jobs(session, kind="repredict", limit=5)]
+    if recent:
+        st.subheader("Re-predict jobs")
+        st.dataframe(pd.DataFrame(recent)[["job", "status", "created", "finished", "error"]], hide_index=True)
+
+
+def main() -> None:
+    st.title("Models")
+    with transaction() as session:
+        rows = version_rows(session)
+    if not rows:
+        st.info("No model version yet: the shipped model is registered on first prediction.")
+        return
+    notice()
+    active = next((r["name"] for r in rows if r["active"]), "none")
+    st.write(f"Active version: **{active}**")
+    versions_table(rows)
+    controls(rows)
+    repredict_jobs()
+
+
+main()

@@ -1,0 +1,118 @@
+"""Training page: queue a retrain on the reviewed tiles, watch it live, cancel it, see past jobs.
+
+Everything shown comes from the job rows in the database, so reloading the page loses nothing; the training itself
+runs in the worker process, never inside a Streamlit rerun."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from cli.errors import UserError
+from db import jobs
+from db.queries import list_projects
+from db.session import transaction
+from worker.queueing import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, queue_retrain
+from worker.status import training_overview
+
+CURVE_KEYS = ("loss", "val_loss", "val_pixel_iou", "val_f1")
+
+
+def pick_project() -> tuple[int, str] | None:
+    """Project selector (remembers the app-wide choice in session_state["project_name"])."""
+    with transaction() as session:
+        projects = {p.name: p.id for p in list_projects(session)}
+    if not projects:
+        st.info("No project yet: ingest scenes first (Projects page or `footprints ingest`).")
+        return None
+    names = list(projects)
+    current = st.session_state.get("project_name")
+    name = st.selectbox("Project", names, index=names.index(current) if current in names else 0,
+                        key="training_project")
+    st.session_state["project_name"] = name
+    return projects[name], name
+
+
+def retrain_form(project_id: int) -> None:
+    """Parameters and the Retrain button; the job is queued for the worker."""
+    cols = st.columns(3)
+    epochs = cols[0].number_input("Epochs", 1, 200, DEFAULT_EPOCHS, key="train_epochs")
+    batch = cols[1].number_input("Batch size", 1, 64, DEFAULT_BATCH_SIZE, key="train_batch")
+    rate = cols[2].number_input("Learning rate", 1e-6, 1e-1, DEFAULT_LEARNING_RATE, format="%.6f", key="train_lr")
+    if st.button("Retrain", type="primary", key="retrain"):
+        try:
+            with transaction() as session:
+                job = queue_retrain(session, project_id, int(epochs), int(batch), float(rate))
+                st.session_state["training_notice"] = f"Queued retrain job {job.id}."
+        except UserError as exc:
+            st.session_state["training_notice"] = f"error: {exc}"
+    notice = st.session_state.get("training_notice")
+    if notice:
+        (st.error if notice.startswith("error:") else st.success)(notice.removeprefix("error: "))
+
+
+def draw_curves(history: list[dict]) -> None:
+    """Per-epoch loss and validation metric curves."""
+    if not history:
+        return
+    frame = pd.DataFrame(history).set_index("epoch")
+    losses = [k for k in ("loss", "val_loss") if k in frame]
+    metrics = [k for k in frame.columns if k.startswith("val_") and k != "val_loss"]
+    cols = st.columns(2)
+    if losses:
+        cols[0].caption("Loss per epoch")
+        cols[0].line_chart(frame[losses])
+    if metrics:
+        cols[1].caption("Validation metrics per epoch")
+        cols[1].line_chart(frame[metrics])
+
+
+def draw_job(view: dict) -> None:
+    """Status line, epoch and batch progress bars, ETA, curves, cancel button, log tail."""
+    st.subheader(f"Job {view['id']}: {view['status']}")
+    epoch_text = f"Epoch {view['epoch']} of {view['epochs']}"
+    st.progress(view["epoch_fraction"], text=epoch_text)
+    batch_text = f"Batch {view['batch']} of {view['n_batches'] or '?'}"
+    if view["loss"] is not None:
+        batch_text += f" - loss {view['loss']:.4f}"
+    st.progress(view["batch_fraction"], text=batch_text)
+    if view["status"] == "running" and view["eta_s"] is not None:
+        st.caption(f"About {int(view['eta_s'])} s left; heartbeat {view['heartbeat_age_s']} s ago "
+                   f"(worker {view['worker']}).")
+    if view["status"] in jobs.ACTIVE_STATUSES:
+        if view["cancel_requested"]:
+            st.warning("Cancel requested: the job stops after the current batch.")
+        elif st.button("Cancel job", key=f"cancel_{view['id']}"):
+            with transaction() as session:
+                jobs.request_cancel(session, view["id"])
+            st.rerun()
+    if view["error"]:
+        st.error(view["error"])
+    draw_curves(view["history"])
+    st.caption("Log")
+    st.code(view["log_tail"] or "(empty)", language=None)
+
+
+@st.fragment(run_every="1s")
+def live_panel(project_id: int) -> None:
+    """Re-read the job rows every second and draw them."""
+    with transaction() as session:
+        overview = training_overview(session, project_id)
+    st.caption(f"{overview['reviewed_tiles']} reviewed tiles available for training.")
+    if overview["current"]:
+        draw_job(overview["current"])
+    if overview["jobs"]:
+        st.subheader("Jobs")
+        st.dataframe(pd.DataFrame(overview["jobs"]), hide_index=True)
+
+
+def main() -> None:
+    st.title("Training")
+    picked = pick_project()
+    if picked is None:
+        return
+    project_id, _ = picked
+    retrain_form(project_id)
+    live_panel(project_id)
+
+
+main()

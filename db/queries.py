@@ -1,0 +1,93 @@
+"""Read helpers shared by ingest, export, the app and the trainer. Each takes a Session and does one query."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cli.errors import UserError
+from db.schema import Footprint, Project, Scene, Tile
+
+
+def get_or_create_project(session: Session, name: str) -> Project:
+    """The project called ``name``, created (and flushed) when missing."""
+    name = (name or "").strip()
+    if not name:
+        raise UserError("project name is empty; pass --project NAME")
+    project = session.scalar(select(Project).where(Project.name == name))
+    if project is None:
+        project = Project(name=name)
+        session.add(project)
+        session.flush()
+    return project
+
+
+def get_project(session: Session, name: str) -> Project:
+    """The project called ``name``; UserError listing the known projects when there is none."""
+    project = session.scalar(select(Project).where(Project.name == name))
+    if project is None:
+        known = ", ".join(session.scalars(select(Project.name).order_by(Project.name))) or "none yet"
+        raise UserError(f"no project named '{name}' (known: {known}); ingest a scene with --project {name} first")
+    return project
+
+
+def list_projects(session: Session) -> list[Project]:
+    return list(session.scalars(select(Project).order_by(Project.name)))
+
+
+def project_scenes(session: Session, project_id: int) -> list[Scene]:
+    return list(session.scalars(select(Scene).where(Scene.project_id == project_id).order_by(Scene.id)))
+
+
+def project_tiles(session: Session, project_id: int, review_state: str | None = None,
+                  scene_id: int | None = None) -> list[Tile]:
+    """Tiles of a project in scene and window order, optionally of one review state or scene."""
+    query = select(Tile).join(Scene).where(Scene.project_id == project_id)
+    if review_state is not None:
+        query = query.where(Tile.review_state == review_state)
+    if scene_id is not None:
+        query = query.where(Tile.scene_id == scene_id)
+    return list(session.scalars(query.order_by(Tile.scene_id, Tile.row_off, Tile.col_off)))
+
+
+def tile_footprints(session: Session, tile_id: int, status: str | Sequence[str] | None = None,
+                    source: str | Sequence[str] | None = None) -> list[Footprint]:
+    """Footprints assigned to one tile (uses the (tile_id, status) index)."""
+    query = select(Footprint).where(Footprint.tile_id == tile_id)
+    if status is not None:
+        query = query.where(Footprint.status.in_([status] if isinstance(status, str) else list(status)))
+    if source is not None:
+        query = query.where(Footprint.source.in_([source] if isinstance(source, str) else list(source)))
+    return list(session.scalars(query.order_by(Footprint.id)))
+
+
+def footprints_in_bbox(session: Session, min_lon: float, min_lat: float, max_lon: float, max_lat: float,
+                       status: str | Sequence[str] | None = None, project_id: int | None = None) -> list[Footprint]:
+    """Footprints whose bounding box intersects a lon/lat box (e.g. a tile's, to include buildings that cross
+    the tile edge but are assigned to the neighbouring tile)."""
+    query = select(Footprint).where(Footprint.min_lon <= max_lon, Footprint.max_lon >= min_lon,
+                                    Footprint.min_lat <= max_lat, Footprint.max_lat >= min_lat)
+    if status is not None:
+        query = query.where(Footprint.status.in_([status] if isinstance(status, str) else list(status)))
+    if project_id is not None:
+        query = query.join(Tile).join(Scene).where(Scene.project_id == project_id)
+    return list(session.scalars(query.order_by(Footprint.id)))
+
+
+def tile_neighbourhood_footprints(session: Session, tile: Tile, status: str | Sequence[str] | None = None
+                                  ) -> list[Footprint]:
+    """Footprints of the tile's scene whose bounding box meets the tile's lon/lat bounds."""
+    return [fp for fp in footprints_in_bbox(session, tile.min_lon, tile.min_lat, tile.max_lon, tile.max_lat, status)
+            if _same_scene(session, fp.tile_id, tile.scene_id)]
+
+
+def _same_scene(session: Session, tile_id: int, scene_id: int) -> bool:
+    return session.get(Tile, tile_id).scene_id == scene_id
+
+
+def footprint_counts(session: Session, project_id: int) -> dict[str, int]:
+    """Number of footprints per status in a project."""
+    rows = session.execute(select(Footprint.status, func.count()).join(Tile).join(Scene)
+                           .where(Scene.project_id == project_id).group_by(Footprint.status))
+    return {status: count for status, count in rows}

@@ -1,0 +1,174 @@
+"""Geometry edits for review: validity against the tile, split along a line, merge, k-way split suggestion,
+and the pixel <-> lon/lat conversion of the drawing component.
+
+Everything here is pure shapely/numpy: no database, no Streamlit. Problems raise ``InvalidGeometry`` (a UserError
+whose message says what is wrong and what to do)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString, MultiPoint, Polygon, box
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import split as shapely_split
+from shapely.ops import unary_union
+
+from cli.errors import UserError
+from geo.vector import from_lonlat, polygon_parts, rfc7946, to_lonlat
+
+MIN_PART_SHARE = 0.02  # a split part smaller than this share of the original is a sliver, refused
+
+
+class InvalidGeometry(UserError):
+    """A drawn or edited geometry that cannot be stored; nothing was changed."""
+
+
+def polygon_from_coords(coords: Sequence[Sequence[float]]) -> Polygon:
+    """A polygon from a ring of (x, y) points (closed or not); InvalidGeometry for fewer than 3 distinct points."""
+    points = [tuple(map(float, p[:2])) for p in coords]
+    if len(points) > 1 and points[0] == points[-1]:
+        points = points[:-1]
+    if len(set(points)) < 3:
+        raise InvalidGeometry(f"a building needs at least 3 distinct corners, got {len(set(points))}; "
+                              "draw the outline again")
+    return Polygon(points)
+
+
+def validate_polygon(geom: BaseGeometry, allowed: BaseGeometry, what: str = "building") -> Polygon:
+    """``geom`` if it is one valid, non-empty polygon lying within ``allowed`` (the tile); else InvalidGeometry."""
+    if not isinstance(geom, Polygon) or geom.is_empty:
+        raise InvalidGeometry(f"the {what} must be a single polygon, got {geom.geom_type}; draw one outline")
+    if len(set(geom.exterior.coords)) < 3:
+        raise InvalidGeometry(f"the {what} needs at least 3 distinct corners; draw the outline again")
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        raise InvalidGeometry(f"the {what} outline is invalid ({reason}); edges must not cross, redraw it")
+    if geom.area <= 0:
+        raise InvalidGeometry(f"the {what} has no area; draw a real outline")
+    tolerance = 1e-6 * max(1e-12, max(allowed.bounds[2] - allowed.bounds[0], allowed.bounds[3] - allowed.bounds[1]))
+    if not geom.within(allowed.buffer(tolerance)):
+        raise InvalidGeometry(f"the {what} reaches outside the tile; keep it inside the tile image")
+    return geom
+
+
+def split_along_line(polygon: Polygon, line_coords: Sequence[Sequence[float]]) -> list[Polygon]:
+    """The parts of ``polygon`` cut by a drawn polyline (extended a little past its ends so it crosses fully)."""
+    if len(line_coords) < 2:
+        raise InvalidGeometry("a split line needs at least 2 points; draw a line across the building")
+    line = _extended(LineString([tuple(map(float, p[:2])) for p in line_coords]), polygon)
+    parts = [p for p in polygon_parts(shapely_split(polygon, line)) if p.area > MIN_PART_SHARE * polygon.area]
+    if len(parts) < 2:
+        raise InvalidGeometry("the line does not cut the building into two parts; draw it across the whole building")
+    return [rfc7946(p) for p in parts]
+
+
+def _extended(line: LineString, polygon: Polygon) -> LineString:
+    """The line with both end segments prolonged by the polygon's size, so a line drawn to the edge cuts it."""
+    coords = np.asarray(line.coords, dtype=float)
+    reach = max(polygon.bounds[2] - polygon.bounds[0], polygon.bounds[3] - polygon.bounds[1])
+    for end, inner in ((0, 1), (-1, -2)):
+        direction = coords[end] - coords[inner]
+        norm = float(np.hypot(*direction))
+        if norm > 0:
+            coords[end] = coords[end] + direction / norm * reach * 0.1
+    return LineString(coords)
+
+
+def merge_polygons(polygons: Sequence[Polygon]) -> Polygon:
+    """The union of two or more touching or overlapping polygons; InvalidGeometry when they do not form one."""
+    if len(polygons) < 2:
+        raise InvalidGeometry("select at least two buildings to merge")
+    merged = unary_union([p.buffer(0) for p in polygons])
+    if not isinstance(merged, Polygon):
+        raise InvalidGeometry("the selected buildings do not touch or overlap, so they cannot become one building; "
+                              "select neighbours that share a wall")
+    return rfc7946(Polygon(merged.exterior.coords, [r.coords for r in merged.interiors]))
+
+
+# ---------------------------------------------------------------- pixel <-> lon/lat for the drawing component
+
+def pixel_to_lonlat(geom: BaseGeometry, tile_transform: Any, crs: Any) -> BaseGeometry:
+    """A geometry in tile pixel coordinates (x = column, y = row) as lon/lat."""
+    a, b, c, d, e, f = tuple(tile_transform)[:6]
+    scene = shapely.transform(geom, lambda xy: np.column_stack([a * xy[:, 0] + b * xy[:, 1] + c,
+                                                                 d * xy[:, 0] + e * xy[:, 1] + f]))
+    return rfc7946(to_lonlat(scene, crs))
+
+
+def lonlat_to_pixel(geom: BaseGeometry, tile_transform: Any, crs: Any) -> BaseGeometry:
+    """A lon/lat geometry in tile pixel coordinates."""
+    a, b, c, d, e, f = tuple(tile_transform)[:6]
+    det = a * e - b * d
+    scene = from_lonlat(geom, crs)
+
+    def _inverse(xy: np.ndarray) -> np.ndarray:
+        x, y = xy[:, 0] - c, xy[:, 1] - f
+        return np.column_stack([(e * x - b * y) / det, (-d * x + a * y) / det])
+
+    return shapely.transform(scene, _inverse)
+
+
+def tile_pixel_box(width: int, height: int) -> Polygon:
+    """The tile in its own pixel coordinates."""
+    return box(0, 0, width, height)
+
+
+# ---------------------------------------------------------------- k-way split suggestion
+
+def suggest_split(polygon_px: Polygon, prob: np.ndarray, k: int, tile_transform: Any = None) -> list[Polygon]:
+    """Suggest ``k`` parts of a (pixel-coordinate) footprint from the tile heatmap ``prob`` (HxW).
+
+    Uses ``model.vectorize.watershed_split`` when the model package provides it; otherwise k-means on the
+    footprint's pixel centres (weighted by probability) followed by a Voronoi partition clipped to the footprint."""
+    if k < 2:
+        raise InvalidGeometry(f"a split needs at least 2 parts, got {k}")
+    watershed = _watershed_split()
+    if watershed is not None:
+        from rasterio.transform import Affine
+
+        parts = watershed(polygon_px, {"prob": prob}, Affine.identity(), k)
+        parts = [p for part in parts for p in polygon_parts(part)]
+        if len(parts) >= 2:
+            return [rfc7946(p) for p in parts]
+    return kmeans_voronoi_split(polygon_px, prob, k)
+
+
+def _watershed_split():
+    try:
+        from model.vectorize import watershed_split
+    except ImportError:
+        return None
+    return watershed_split
+
+
+def kmeans_voronoi_split(polygon_px: Polygon, prob: np.ndarray | None, k: int, seed: int = 0) -> list[Polygon]:
+    """Fallback split: k-means of the pixel centres inside the polygon, Voronoi cells clipped to it."""
+    from scipy.cluster.vq import kmeans2
+
+    points, weights = _pixel_centres(polygon_px, prob)
+    if len(points) < 2 * k:
+        raise InvalidGeometry(f"the building is too small to split into {k} parts; choose fewer parts")
+    strong = points[weights >= np.quantile(weights, 0.25)] if weights.size else points
+    centres, _ = kmeans2(strong, k, seed=seed, minit="++")
+    cells = shapely.voronoi_polygons(MultiPoint(centres), extend_to=polygon_px.buffer(polygon_px.length))
+    parts = [polygon_px.intersection(cell) for cell in cells.geoms]
+    parts = [p for part in parts for p in polygon_parts(part) if p.area > MIN_PART_SHARE * polygon_px.area]
+    if len(parts) < 2:
+        raise InvalidGeometry("no useful split found for this building; split it along a drawn line instead")
+    return [rfc7946(p) for p in parts]
+
+
+def _pixel_centres(polygon_px: Polygon, prob: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel centres (x, y) inside the polygon and their heatmap values (1 without a heatmap)."""
+    x0, y0, x1, y1 = (int(np.floor(v)) for v in polygon_px.bounds)
+    xs, ys = np.meshgrid(np.arange(x0, x1 + 1) + 0.5, np.arange(y0, y1 + 1) + 0.5)
+    xs, ys = xs.ravel(), ys.ravel()
+    inside = shapely.contains_xy(polygon_px, xs, ys)
+    xs, ys = xs[inside], ys[inside]
+    if prob is None:
+        return np.column_stack([xs, ys]), np.ones(len(xs))
+    cols = np.clip(xs.astype(int), 0, prob.shape[1] - 1)
+    rows = np.clip(ys.astype(int), 0, prob.shape[0] - 1)
+    return np.column_stack([xs, ys]), prob[rows, cols].astype(float)

@@ -1,0 +1,148 @@
+"""Read a label GeoJSON: check it, repair what can be repaired, reject the rest with a reason per feature,
+split MultiPolygons into parts and reproject everything to the scene CRS."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shapely
+from pyproj import CRS
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from cli.errors import UserError
+from geo.vector import polygon_parts, reproject
+
+POLYGON_TYPES = ("Polygon", "MultiPolygon")
+GEOJSON_DEFAULT_CRS = "OGC:CRS84"  # RFC 7946: lon/lat on WGS 84
+
+
+@dataclass
+class LabelPolygon:
+    """One building polygon in the scene CRS, with the id of the feature (and part) it came from."""
+
+    geometry: BaseGeometry
+    ref: str
+
+
+@dataclass
+class LabelSet:
+    path: str
+    source_crs: str
+    feature_count: int
+    polygons: list[LabelPolygon] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)  # {"feature", "reason"}
+    repaired: list[dict[str, str]] = field(default_factory=list)
+
+
+def load_geojson(path: str | Path) -> dict[str, Any]:
+    """The parsed GeoJSON object; UserError when the file is missing or not JSON."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"labels '{path}' do not exist; check the --labels path")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"labels '{path}' are not text (binary file?); give a GeoJSON FeatureCollection") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"labels '{path}' are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                        "give a GeoJSON FeatureCollection") from exc
+    return data
+
+
+def features_of(data: Any, path: str | Path) -> list[dict[str, Any]]:
+    """The features of a FeatureCollection, a single Feature or a bare geometry."""
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "FeatureCollection" and isinstance(data.get("features"), list):
+        return data["features"]
+    if kind == "Feature":
+        return [data]
+    if kind in POLYGON_TYPES:
+        return [{"type": "Feature", "properties": {}, "geometry": data}]
+    raise UserError(f"labels '{path}' are JSON but not GeoJSON (top-level type {kind!r}); "
+                    "give a FeatureCollection of building polygons")
+
+
+def labels_crs(data: dict[str, Any], features: list[dict[str, Any]], path: str | Path,
+               override: str | None = None) -> str:
+    """The CRS the label coordinates are in: ``override``, the legacy "crs" member, or RFC 7946 lon/lat."""
+    name = override or ((data.get("crs") or {}).get("properties") or {}).get("name")
+    if name:
+        try:
+            crs = CRS.from_user_input(name)
+        except Exception as exc:
+            raise UserError(f"labels '{path}' name an unknown CRS '{name}'; use e.g. EPSG:32616") from exc
+        return f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.to_wkt()
+    if not _looks_like_lonlat(features):
+        raise UserError(f"labels '{path}' have no \"crs\" member and their coordinates are not lon/lat; "
+                        "add a crs member or pass --labels-crs EPSG:<code>")
+    return GEOJSON_DEFAULT_CRS
+
+
+def _looks_like_lonlat(features: list[dict[str, Any]]) -> bool:
+    for feature in features[:200]:
+        try:
+            bounds = shape(feature["geometry"]).bounds
+        except Exception:
+            continue
+        if bounds and not (-180 <= bounds[0] <= bounds[2] <= 180 and -90 <= bounds[1] <= bounds[3] <= 90):
+            return False
+    return True
+
+
+def feature_ref(feature: dict[str, Any], index: int) -> str:
+    """A stable id for a feature: its "id", else its position in the file."""
+    fid = feature.get("id") if isinstance(feature, dict) else None
+    return str(fid) if fid is not None else str(index)
+
+
+def feature_polygons(feature: Any) -> tuple[list[BaseGeometry], str | None, str | None]:
+    """(polygons, rejection reason, repair note) for one feature; polygons are valid and non-empty."""
+    geometry = feature.get("geometry") if isinstance(feature, dict) else None
+    if not geometry:
+        return [], "feature has no geometry", None
+    kind = geometry.get("type") if isinstance(geometry, dict) else None
+    if kind not in POLYGON_TYPES:
+        return [], f"geometry type {kind} is not a polygon", None
+    try:
+        geom = shape(geometry)
+    except Exception as exc:
+        return [], f"malformed coordinates ({type(exc).__name__}: {exc})", None
+    note = None
+    if not geom.is_valid:
+        note = f"repaired: {explain_validity(geom)}"
+        geom = shapely.make_valid(geom)
+    parts = [p for p in polygon_parts(geom) if p.area > 0]
+    if not parts:
+        return [], "polygon has no area" + (f" ({note})" if note else ""), None
+    return parts, None, note
+
+
+def read_labels(path: str | Path, scene_crs: str, crs_override: str | None = None) -> LabelSet:
+    """All building polygons of a label file in ``scene_crs``; bad features land in ``rejected`` with a reason."""
+    data = load_geojson(path)
+    features = features_of(data, path)
+    source_crs = labels_crs(data, features, path, crs_override)
+    result = LabelSet(path=str(path), source_crs=source_crs, feature_count=len(features))
+    for index, feature in enumerate(features):
+        ref = feature_ref(feature, index)
+        parts, reason, note = feature_polygons(feature)
+        if reason:
+            result.rejected.append({"feature": ref, "reason": reason})
+            continue
+        if note:
+            result.repaired.append({"feature": ref, "reason": note})
+        for k, part in enumerate(parts):
+            part_ref = ref if len(parts) == 1 else f"{ref}#{k}"
+            result.polygons.append(LabelPolygon(_to_scene(part, source_crs, scene_crs), part_ref))
+    return result
+
+
+def _to_scene(geom: BaseGeometry, source_crs: str, scene_crs: str) -> BaseGeometry:
+    moved = reproject(geom, source_crs, scene_crs)
+    if moved.is_valid:
+        return moved
+    return max(polygon_parts(shapely.make_valid(moved)), key=lambda p: p.area, default=moved)

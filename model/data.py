@@ -1,0 +1,141 @@
+"""Training data: examples (image + instance image + valid mask), fixed-size patches, packed targets, tf.data.
+
+Packed target layout per head (last axis), so one Keras loss sees targets and pixel weights together:
+- binary:   [building, weight]
+- border:   [class (0 outside / 1 inside / 2 border), weight = class weight * valid]
+- distance: [building, distance (0..1), weight]
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cli.errors import UserError
+from model.targets import binary_mask, border_classes, distance_target
+
+DEFAULT_PATCH = 256
+
+
+@dataclass
+class TrainingExample:
+    """One tile: image float32 HxWxC in [0, 1], instances int32 HxW (0 background), valid bool HxW."""
+
+    image: np.ndarray
+    instances: np.ndarray
+    valid: np.ndarray
+    ref: str = ""
+
+
+def pack_targets(example: TrainingExample, head: str, class_weights: np.ndarray | None = None) -> np.ndarray:
+    """float32 HxWxK packed targets (see module doc) for one example."""
+    valid = example.valid.astype(np.float32)
+    mask = binary_mask(example.instances)
+    if head == "binary":
+        return np.stack([mask, valid], axis=-1)
+    if head == "border":
+        classes = border_classes(example.instances)
+        weights = np.ones(3, np.float32) if class_weights is None else np.asarray(class_weights, np.float32)
+        return np.stack([classes.astype(np.float32), weights[classes] * valid], axis=-1)
+    if head == "distance":
+        return np.stack([mask, distance_target(example.instances), valid], axis=-1)
+    raise ValueError(f"unknown head '{head}'")
+
+
+def _pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    pad = [(0, height - array.shape[0]), (0, width - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pad)
+
+
+def to_patches(examples: Sequence[TrainingExample], head: str, patch: int = DEFAULT_PATCH,
+               class_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(images NxPxPxC, packed targets NxPxPxK): each example cut into patch x patch pieces, edges zero-padded
+    (padding carries weight 0). Pieces without any valid pixel are dropped."""
+    images, targets = [], []
+    for ex in examples:
+        packed = pack_targets(ex, head, class_weights)
+        h, w = ex.valid.shape
+        for r in range(0, h, patch):
+            for c in range(0, w, patch):
+                if not ex.valid[r:r + patch, c:c + patch].any():
+                    continue
+                images.append(_pad_to(ex.image[r:r + patch, c:c + patch], patch, patch))
+                targets.append(_pad_to(packed[r:r + patch, c:c + patch], patch, patch))
+    if not images:
+        raise UserError("the training data has no valid pixels; give tiles with imagery")
+    return np.stack(images).astype(np.float32), np.stack(targets).astype(np.float32)
+
+
+def _augment(image, target, rng_seed=None):
+    """Random flips, 90-degree rotations, brightness/contrast and (sometimes) grayscale, as TF ops."""
+    import tensorflow as tf
+
+    both = tf.concat([image, target], axis=-1)
+    both = tf.image.rot90(both, k=tf.random.uniform([], 0, 4, dtype=tf.int32))
+    both = tf.cond(tf.random.uniform([]) < 0.5, lambda: tf.image.flip_left_right(both), lambda: both)
+    channels = tf.shape(image)[-1]
+    image, target = both[..., :channels], both[..., channels:]
+    image = (image - 0.5) * tf.random.uniform([], 0.75, 1.25) + 0.5 + tf.random.uniform([], -0.1, 0.1)
+    gray = tf.repeat(tf.reduce_mean(image, axis=-1, keepdims=True), channels, axis=-1)
+    image = tf.cond(tf.random.uniform([]) < 0.15, lambda: gray, lambda: image)
+    return tf.clip_by_value(image, 0.0, 1.0), target
+
+
+def make_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, training: bool, seed: int = 0):
+    """A batched, prefetched tf.data pipeline; augmentation (parallel map) and shuffling when ``training``."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((images, targets))
+    if training:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def scene_examples(tif: Path, labels: Path, tile_size: int = 512, bands: int = 3) -> list[TrainingExample]:
+    """Examples for each tile window of one labelled scene (labels reprojected to the scene CRS)."""
+    from geo.labels import read_labels
+    from geo.raster import inspect_scene, read_window, tile_windows, to_model_bands, window_transform
+    from geo.rasterize import rasterize_instances
+
+    info = inspect_scene(tif)
+    polygons = [p.geometry for p in read_labels(labels, info.crs).polygons]
+    examples = []
+    for col, row, w, h in tile_windows(info.width, info.height, tile_size, 0):
+        image, valid = read_window(tif, col, row, w, h, info.band_stats, info.nodata)
+        transform = window_transform(info.transform, col, row)
+        instances = rasterize_instances(polygons, transform, (h, w))
+        examples.append(TrainingExample(to_model_bands(image, bands), instances, valid, f"{tif.name}:{col},{row}"))
+    return examples
+
+
+def folder_pairs(folder: Path) -> list[tuple[Path, Path]]:
+    """(raster, labels) pairs in a folder: every *.tif with a .geojson of the same stem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"--data '{folder}' is not a folder; give a folder of scene .tif + .geojson pairs")
+    pairs = [(t, t.with_suffix(".geojson")) for t in sorted(folder.glob("*.tif")) if t.with_suffix(".geojson").exists()]
+    if not pairs:
+        raise UserError(f"--data '{folder}' has no scene.tif + scene.geojson pairs; run `footprints synth` first")
+    return pairs
+
+
+def folder_examples(folder: Path, tile_size: int = 512, bands: int = 3, workers: int = 4) -> list[TrainingExample]:
+    """Examples from every labelled scene of a folder, scenes read in parallel threads."""
+    pairs = folder_pairs(folder)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        chunks = pool.map(lambda pair: scene_examples(pair[0], pair[1], tile_size, bands), pairs)
+        return [ex for chunk in chunks for ex in chunk]
+
+
+def split_by_tile(examples: Sequence[TrainingExample], validation_fraction: float = 0.15,
+                  seed: int = 0) -> tuple[list[TrainingExample], list[TrainingExample]]:
+    """Shuffle whole tiles (never pixels of one tile into both sets) into train and validation lists."""
+    order = np.random.default_rng(seed).permutation(len(examples))
+    n_val = max(1, int(round(len(examples) * validation_fraction))) if len(examples) > 1 else 0
+    val = [examples[i] for i in order[:n_val]]
+    train = [examples[i] for i in order[n_val:]] or list(val)
+    return train, val

@@ -1,0 +1,254 @@
+"""Training: ``fit`` builds (or resumes, or fine-tunes) a SegNet, checkpoints every finished epoch atomically,
+stops early, logs a CSV row per epoch and writes the final ``model.keras`` with its model card.
+
+Out folder layout: ``checkpoint/last.keras`` + ``checkpoint/state.json`` (last finished epoch, history, early
+stopping state), ``best.keras`` (best validation loss so far), ``log.csv``, and at the end ``model.keras`` +
+``model.card.json``. A killed run started again with ``resume=True`` continues after the last finished epoch.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.data import DEFAULT_PATCH, TrainingExample, make_dataset, to_patches
+from model.targets import border_classes, median_frequency_weights
+
+DEFAULT_PATIENCE = 6
+
+
+def atomic_save(model, path: Path) -> None:
+    """Save a model so that ``path`` is always either the old complete file or the new complete file."""
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def _read_state(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def border_weights(examples: Sequence[TrainingExample]) -> np.ndarray:
+    """Median-frequency class weights of the border target over the training tiles."""
+    return median_frequency_weights((border_classes(e.instances) for e in examples),
+                                    valid_masks=(e.valid for e in examples))
+
+
+def _compile(model, head: str, learning_rate: float, total_steps: int) -> None:
+    import keras
+
+    from model.losses import LOSSES
+
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps), alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSSES[head])
+
+
+def _initial_model(state, ckpt: Path, base_model_path, bands: int, preset: str, head: str, width, depth):
+    """The checkpoint when resuming, else the base model (fine-tuning), else a fresh SegNet."""
+    import keras
+
+    from model.segnet import build_segnet, model_head
+
+    if state is not None and ckpt.exists():
+        return keras.models.load_model(ckpt, compile=True), True
+    if base_model_path:
+        model = keras.models.load_model(base_model_path, compile=False)
+        if model_head(model) != head:
+            raise ValueError(f"base model has head '{model_head(model)}', not '{head}'")
+        return model, False
+    return build_segnet(bands, preset, head, width=width, depth=depth), False
+
+
+def _pixel_iou(model, images: np.ndarray, targets: np.ndarray, head: str, batch_size: int) -> float:
+    """Building IoU of the validation patches at threshold 0.5 (valid pixels only)."""
+    from model.predict import decode_outputs
+
+    raw = model.predict(images, batch_size=batch_size, verbose=0)
+    prob = decode_outputs(head, raw)["prob"]
+    truth = (targets[..., 0] >= 1) if head == "border" else (targets[..., 0] > 0.5)
+    weight = targets[..., -1] > 0
+    pred = prob >= 0.5
+    inter = np.sum(pred & truth & weight)
+    union = np.sum((pred | truth) & weight)
+    return float(inter / union) if union else 1.0
+
+
+class _EpochKeeper:
+    """Keras callback logic: per-batch hook and stop checks, and the end-of-epoch checkpoint + early stopping."""
+
+    def __init__(self, run: _Run):
+        import keras
+
+        keeper = self
+
+        class _Callback(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                keeper.batch_end(self.model, batch, logs or {})
+
+            def on_epoch_end(self, epoch, logs=None):
+                keeper.epoch_end(self.model, epoch, logs or {})
+
+        self.run = run
+        self.callback = _Callback()
+        self.cancelled = False
+        self.epoch_started = time.monotonic()
+
+    def batch_end(self, model, batch: int, logs: dict[str, Any]) -> None:
+        run = self.run
+        if run.on_batch:
+            run.on_batch(run.current_epoch, batch + 1, run.steps, {k: float(v) for k, v in logs.items()})
+        if run.should_stop and run.should_stop():
+            self.cancelled = True
+            model.stop_training = True
+
+    def epoch_end(self, model, epoch: int, logs: dict[str, Any]) -> None:
+        run = self.run
+        if self.cancelled:
+            return  # a partly trained epoch is never checkpointed
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
+        row["val_iou"] = _pixel_iou(model, run.val_x, run.val_y, run.head, run.batch_size)
+        row["seconds"] = round(time.monotonic() - self.epoch_started, 2)
+        run.record_epoch(model, row)
+        if run.on_epoch:
+            run.on_epoch(epoch + 1, row)
+        if run.state["wait"] >= run.patience:
+            model.stop_training = True
+        run.current_epoch = epoch + 2
+        self.epoch_started = time.monotonic()
+
+
+class _Run:
+    """The state of one training run in its out folder."""
+
+    def __init__(self, out_dir: Path, head: str, patience: int, batch_size: int):
+        self.out_dir, self.head, self.patience, self.batch_size = out_dir, head, patience, batch_size
+        self.ckpt_dir = out_dir / "checkpoint"
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt, self.state_path = self.ckpt_dir / "last.keras", self.ckpt_dir / "state.json"
+        self.state: dict[str, Any] = {"epochs_done": 0, "best_val": None, "best_epoch": 0, "wait": 0, "history": []}
+        self.on_batch = self.on_epoch = self.should_stop = None
+        self.val_x = self.val_y = None
+        self.steps, self.current_epoch = 0, 1
+
+    def record_epoch(self, model, row: dict[str, Any]) -> None:
+        """Checkpoint (model, then state, then CSV), all written atomically."""
+        state = self.state
+        val = row.get("val_loss", row.get("loss"))
+        if state["best_val"] is None or val < state["best_val"]:
+            state.update(best_val=val, best_epoch=row["epoch"], wait=0)
+            atomic_save(model, self.out_dir / "best.keras")
+        else:
+            state["wait"] += 1
+        atomic_save(model, self.ckpt)
+        state["epochs_done"] = row["epoch"]
+        state["history"].append(row)
+        atomic_write_json(self.state_path, state)
+        self.write_csv()
+
+    def write_csv(self) -> None:
+        rows = self.state["history"]
+        if not rows:
+            return
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        tmp = self.out_dir / "log.csv.tmp"
+        with tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, self.out_dir / "log.csv")
+
+
+def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[TrainingExample], *, out_dir: str | Path,
+        base_model_path: str | Path | None = None, preset: str = "light", head: str = "border", epochs: int = 10,
+        batch_size: int = 8, learning_rate: float = 1e-3, resume: bool = True,
+        on_batch: Callable[[int, int, int, dict], None] | None = None,
+        on_epoch: Callable[[int, dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
+        patience: int = DEFAULT_PATIENCE, patch: int = DEFAULT_PATCH, width: int | None = None,
+        depth: int | None = None, data_info: dict[str, Any] | None = None, verbose: int = 0,
+        seed: int = 0) -> dict[str, Any]:
+    """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
+    batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True)."""
+    import keras
+
+    if not examples_train:
+        raise ValueError("no training examples")
+    keras.utils.set_random_seed(seed)
+    run = _Run(Path(out_dir), head, patience, batch_size)
+    started = time.monotonic()
+    state = _read_state(run.state_path) if resume else None
+    if state is not None:
+        run.state = state
+    bands = int(examples_train[0].image.shape[-1])
+    weights = np.asarray(run.state.get("class_weights") or border_weights(examples_train), np.float32)
+    run.state["class_weights"] = weights.tolist()
+    train_x, train_y = to_patches(examples_train, head, patch, weights)
+    run.val_x, run.val_y = to_patches(examples_val or examples_train[:1], head, patch, weights)
+    run.steps = int(np.ceil(len(train_x) / batch_size))
+    model, resumed = _initial_model(state, run.ckpt, base_model_path, bands, preset, head, width, depth)
+    if not resumed:
+        _compile(model, head, learning_rate, epochs * run.steps)
+    run.on_batch, run.on_epoch, run.should_stop = on_batch, on_epoch, should_stop
+    keeper = _EpochKeeper(run)
+    first = int(run.state["epochs_done"])
+    run.current_epoch = first + 1
+    finished_early = run.state["wait"] >= patience
+    if first < epochs and not finished_early:
+        model.fit(make_dataset(train_x, train_y, batch_size, True, seed), epochs=epochs, initial_epoch=first,
+                  validation_data=make_dataset(run.val_x, run.val_y, batch_size, False), callbacks=[keeper.callback],
+                  verbose=verbose)
+    card = _finish(run, model, keeper.cancelled, dict(preset=preset, head=head, bands=bands, epochs=epochs,
+                   batch_size=batch_size, learning_rate=learning_rate, patch=patch, width=width, depth=depth,
+                   base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
+                   val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
+                   data=data_info or {}), time.monotonic() - started)
+    return card
+
+
+def _finish(run: _Run, model, cancelled: bool, info: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Copy the best epoch's model to model.keras (atomically) and write the model card next to it."""
+    from model.segnet import resolve_preset
+
+    state = run.state
+    best = run.out_dir / "best.keras"
+    final = run.out_dir / "model.keras"
+    if not cancelled and best.exists():
+        shutil.copyfile(best, run.out_dir / "model.tmp.keras")
+        os.replace(run.out_dir / "model.tmp.keras", final)
+    width, depth = resolve_preset(info["preset"], info.pop("width"), info.pop("depth"))
+    history = state["history"]
+    best_row = next((r for r in history if r["epoch"] == state["best_epoch"]), {})
+    epoch_seconds = [r.get("seconds", 0.0) for r in history]
+    card = {**info, "width": width, "depth": depth, "epochs_done": state["epochs_done"],
+            "best_epoch": state["best_epoch"], "stopped": cancelled, "class_weights": state["class_weights"],
+            "metrics": {k: v for k, v in best_row.items() if k not in ("epoch", "seconds")},
+            "timings": {"run_seconds": round(seconds, 1), "epoch_seconds": epoch_seconds,
+                        "train_patches_per_second": _throughput(info["train_patches"], epoch_seconds)},
+            "history": history, "model_path": str(final) if final.exists() else None,
+            "created_at": datetime.now(timezone.utc).isoformat(), "keras_backend": _backend()}
+    if not cancelled:
+        atomic_write_json(run.out_dir / "model.card.json", card)
+    return card
+
+
+def _throughput(patches: int, epoch_seconds: list[float]) -> float | None:
+    return round(patches / float(np.median(epoch_seconds)), 2) if epoch_seconds else None
+
+
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()

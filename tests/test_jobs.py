@@ -1,0 +1,128 @@
+"""The job queue on a real SQLite file: claim, race, heartbeat, stale reclaim, cancel, progress, history, log."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from db import jobs
+from db.schema import Job
+from db.session import make_engine, session_factory, transaction
+
+
+def _queue(kind: str = "retrain", **params) -> int:
+    with transaction() as session:
+        return jobs.enqueue(session, kind, params).id
+
+
+def test_claim_takes_oldest_and_marks_running(data_home):
+    first, second = _queue(epochs=1), _queue(epochs=2)
+    with transaction() as session:
+        job = jobs.claim_next(session, "w1")
+        assert (job.id, job.status, job.worker_id, job.attempts) == (first, "running", "w1", 1)
+        assert job.heartbeat_at is not None and job.started_at is not None
+    with transaction() as session:
+        assert jobs.claim_next(session, "w2").id == second
+        assert jobs.claim_next(session, "w3") is None
+
+
+def test_claim_respects_kinds(data_home):
+    _queue("repredict")
+    with transaction() as session:
+        assert jobs.claim_next(session, "w", kinds=("retrain",)) is None
+        assert jobs.claim_next(session, "w", kinds=("repredict",)).kind == "repredict"
+
+
+def test_two_workers_racing_for_one_job_claim_it_once(data_home):
+    job_id = _queue()
+    url = f"sqlite:///{data_home / 'footprints.db'}"
+    barrier, won = threading.Barrier(4), []
+
+    def worker(name: str) -> None:
+        session = session_factory(url)()
+        session.bind = make_engine(url)  # a separate connection pool per worker, as in separate processes
+        barrier.wait()
+        with session.begin():
+            job = jobs.claim_next(session, name)
+            if job is not None:
+                won.append((name, job.id))
+        session.close()
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1 and won[0][1] == job_id
+    with transaction() as session:
+        job = jobs.get_job(session, job_id)
+        assert job.worker_id == won[0][0] and job.attempts == 1
+
+
+def test_heartbeat_only_for_owner_and_stale_job_is_reclaimed(data_home):
+    job_id = _queue()
+    with transaction() as session:
+        jobs.claim_next(session, "w1")
+    with transaction() as session:
+        assert jobs.heartbeat(session, job_id, "w1")
+        assert not jobs.heartbeat(session, job_id, "intruder")
+        assert jobs.reclaim_stale(session, stale_seconds=60) == []
+    with transaction() as session:  # the worker died two minutes ago
+        session.get(Job, job_id).heartbeat_at = jobs.now_utc() - timedelta(seconds=120)
+    with transaction() as session:
+        assert jobs.reclaim_stale(session, stale_seconds=60) == [job_id]
+        assert not jobs.heartbeat(session, job_id, "w1")  # the dead worker lost it
+    with transaction() as session:
+        job = jobs.claim_next(session, "w2")
+        assert (job.id, job.worker_id, job.attempts) == (job_id, "w2", 2)
+        assert "stopped heartbeating" in job.log
+
+
+def test_cancel_queued_is_immediate_and_running_is_flagged(data_home):
+    queued, running = _queue(), _queue()
+    with transaction() as session:
+        assert jobs.claim_next(session, "w", kinds=("retrain",)).id == queued
+    with transaction() as session:
+        assert jobs.request_cancel(session, running) == "cancelled"
+        assert jobs.request_cancel(session, queued) == "running"
+        assert jobs.cancel_requested(session, queued)
+    with transaction() as session:
+        assert jobs.finish(session, queued, "w", "cancelled")
+        assert not jobs.finish(session, queued, "w", "done")  # already final
+        assert jobs.get_job(session, queued).status == "cancelled"
+    with transaction() as session, pytest.raises(LookupError):
+        jobs.request_cancel(session, 999)
+
+
+def test_stale_job_with_cancel_request_ends_cancelled(data_home):
+    job_id = _queue()
+    with transaction() as session:
+        jobs.claim_next(session, "w")
+        jobs.request_cancel(session, job_id)
+        session.get(Job, job_id).heartbeat_at = jobs.now_utc() - timedelta(seconds=600)
+    with transaction() as session:
+        assert jobs.reclaim_stale(session, 60) == []
+        assert jobs.get_job(session, job_id).status == "cancelled"
+
+
+def test_progress_history_and_log_tail(data_home):
+    job_id = _queue()
+    with transaction() as session:
+        jobs.set_progress(session, job_id, {"epoch": 1, "batch": 3, "n_batches": 4, "loss": 0.5, "eta_s": 2.0})
+        jobs.append_history(session, job_id, {"epoch": 2, "loss": 0.4})
+        jobs.append_history(session, job_id, {"epoch": 1, "loss": 0.6})
+        jobs.append_history(session, job_id, {"epoch": 2, "loss": 0.3})  # a resumed epoch replaces its row
+        for i in range(30):
+            jobs.append_log(session, job_id, f"line {i}")
+    with transaction() as session:
+        job = jobs.get_job(session, job_id)
+        assert job.progress["batch"] == 3
+        assert [(r["epoch"], r["loss"]) for r in job.history] == [(1, 0.6), (2, 0.3)]
+        tail = jobs.log_tail(job, 3).splitlines()
+        assert len(tail) == 3 and tail[-1].endswith("line 29")
+
+
+def test_enqueue_rejects_unknown_kind(data_home):
+    with transaction() as session, pytest.raises(ValueError, match="unknown job kind"):
+        jobs.enqueue(session, "mine-bitcoin", {})

@@ -1,0 +1,34 @@
+"""Which tiles a retrain learns from, and the deterministic train/validation split by tile."""
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from db.schema import Footprint, Tile
+from db.session import transaction
+from test_worker_support import tiny_project, unlabel
+from worker.trainset import reviewed_tile_ids, split_tiles, unreviewed_tile_ids
+
+
+def test_reviewed_and_unreviewed_tiles_partition_the_project(data_home, tmp_path):
+    project_id, tiles = tiny_project(tmp_path, seed=2)
+    unlabel(tiles[2:])
+    with transaction() as session:
+        assert reviewed_tile_ids(session, project_id) == tiles[:2]
+        assert unreviewed_tile_ids(session, project_id) == tiles[2:]
+    with transaction() as session:  # marking a tile reviewed (no footprints needed) or rejecting on it counts
+        session.execute(update(Tile).where(Tile.id == tiles[2]).values(review_state="reviewed"))
+        session.execute(update(Footprint).where(Footprint.tile_id == tiles[3]).values(status="rejected"))
+    with transaction() as session:
+        assert reviewed_tile_ids(session, project_id) == tiles[:3]
+        assert unreviewed_tile_ids(session, project_id) == []
+
+
+def test_split_is_deterministic_disjoint_and_never_empty():
+    ids = list(range(10, 30))
+    train, val = split_tiles(ids)
+    assert (train, val) == split_tiles(list(reversed(ids)))
+    assert len(val) == 4 and not set(train) & set(val) and sorted(train + val) == ids
+    assert split_tiles([7]) == ([7], [7])
+    assert split_tiles([]) == ([], [])
+    two_train, two_val = split_tiles([1, 2])
+    assert len(two_train) == 1 and len(two_val) == 1

@@ -1,0 +1,45 @@
+"""Put a finished model file into its version folder without ever exposing a half-written file."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from db.settings import data_home, models_dir
+
+MODEL_FILE = "model.keras"
+CARD_FILE = "card.json"
+
+
+def job_dir(job_id: int) -> Path:
+    """Checkpoints and the training log of one job: data_home()/jobs/<job_id>/ (kept across worker restarts)."""
+    path = data_home() / "jobs" / str(job_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _atomic_copy(src: Path, dest: Path) -> None:
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.copyfile(src, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, dest)
+
+
+def _atomic_json(data: dict[str, Any], dest: Path) -> None:
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, dest)
+
+
+def install_model(src_model: Path, card: dict[str, Any], version_name: str) -> Path:
+    """Copy the trained model into models_dir()/<version_name>/model.keras (temp name, then os.replace) with its
+    card next to it; returns the final model path."""
+    folder = models_dir() / version_name
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / MODEL_FILE
+    _atomic_copy(Path(src_model), dest)
+    _atomic_json(card, folder / CARD_FILE)
+    return dest

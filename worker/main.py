@@ -1,0 +1,88 @@
+"""The worker loop: put stale jobs back, claim the next job, run it with a heartbeat, record how it ended."""
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from typing import Any
+
+from db import jobs
+from db.session import transaction
+from worker import presence
+from worker.context import JobContext, JobLost
+
+DEFAULT_POLL_SECONDS = 2.0
+DEFAULT_HEARTBEAT_SECONDS = 5.0
+
+
+def make_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _runner(kind: str):
+    if kind == "retrain":
+        from worker.retrain import run_retrain
+
+        return run_retrain
+    if kind == "repredict":
+        from worker.repredict import run_repredict
+
+        return run_repredict
+    raise ValueError(f"no runner for job kind {kind!r}")
+
+
+def run_job(job_id: int, kind: str, params: dict[str, Any], worker_id: str,
+            heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS) -> str:
+    """Run one claimed job to its end; returns the final status ("done", "failed", "cancelled" or "lost")."""
+    with JobContext(job_id, worker_id, params, heartbeat_seconds) as ctx:
+        try:
+            ctx.log(f"started by worker {worker_id}")
+            result_id = _runner(kind)(ctx)
+            status = "cancelled" if ctx.cancelled.is_set() and result_id is None else "done"
+            error = None
+        except JobLost as exc:
+            print(f"worker {worker_id}: {exc}", flush=True)
+            return "lost"
+        except Exception as exc:
+            status, result_id = "failed", None
+            error = f"{type(exc).__name__}: {exc}"
+            ctx.log(f"failed: {error}\n{traceback.format_exc(limit=8)}")
+    if status != "done" or kind != "retrain":  # a finished retrain is closed in the same transaction as its version
+        with transaction() as session:
+            jobs.finish(session, job_id, worker_id, status, error=error, result_model_version_id=result_id)
+    return status
+
+
+def claim(worker_id: str, stale_seconds: float) -> tuple[int, str, dict] | None:
+    """Put stale jobs back in the queue, then claim the oldest queued job."""
+    with transaction() as session:
+        jobs.reclaim_stale(session, stale_seconds)
+    with transaction() as session:
+        job = jobs.claim_next(session, worker_id)
+        return (job.id, job.kind, dict(job.params or {})) if job else None
+
+
+def run_worker(once: bool = False, poll_seconds: float = DEFAULT_POLL_SECONDS,
+               stale_seconds: float = jobs.DEFAULT_STALE_SECONDS,
+               heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS, max_jobs: int | None = None) -> dict[str, Any]:
+    """Run jobs until stopped; with ``once`` run what is queued now and return. Returns {job_id: status}."""
+    worker_id = make_worker_id()
+    if heartbeat_seconds * 2 >= stale_seconds:
+        heartbeat_seconds = stale_seconds / 3
+    results: dict[int, str] = {}
+    presence.announce(worker_id)
+    try:
+        while max_jobs is None or len(results) < max_jobs:
+            claimed = claim(worker_id, stale_seconds)
+            if claimed is None:
+                if once:
+                    break
+                presence.announce(worker_id)
+                time.sleep(poll_seconds)
+                continue
+            job_id, kind, params = claimed
+            results[job_id] = run_job(job_id, kind, params, worker_id, heartbeat_seconds)
+    finally:
+        presence.withdraw()
+    return {"worker": worker_id, "jobs": results}

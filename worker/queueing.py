@@ -1,0 +1,107 @@
+"""What users ask the trainer for: queue a retrain, promote or roll back a version (which queues a re-predict).
+
+The command line and the app pages call these; the worker runs the jobs they queue."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cli.errors import UserError
+from db import jobs
+from db.schema import Job, ModelVersion, Project
+from worker.trainset import reviewed_tile_ids, split_tiles
+
+DEFAULT_EPOCHS = 5
+DEFAULT_BATCH_SIZE = 4
+DEFAULT_LEARNING_RATE = 1e-4
+
+
+def _check_numbers(epochs: int, batch_size: int, learning_rate: float) -> None:
+    if not 1 <= epochs <= 1000:
+        raise UserError(f"epochs must be between 1 and 1000, got {epochs}")
+    if not 1 <= batch_size <= 256:
+        raise UserError(f"batch size must be between 1 and 256, got {batch_size}")
+    if not 0 < learning_rate < 1:
+        raise UserError(f"learning rate must be between 0 and 1 (e.g. 1e-4), got {learning_rate}")
+
+
+def _base_version(session: Session) -> ModelVersion:
+    from db.model_versions import active_model_version, ensure_default_model
+
+    return active_model_version(session) or ensure_default_model(session)
+
+
+def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCHS,
+                  batch_size: int = DEFAULT_BATCH_SIZE, learning_rate: float = DEFAULT_LEARNING_RATE,
+                  preset: str | None = None, head: str | None = None) -> Job:
+    """Queue fine-tuning of the active model on the project's reviewed tiles; refuses when none are reviewed
+    or when a retrain of this project is already queued or running."""
+    _check_numbers(epochs, batch_size, learning_rate)
+    project = session.get(Project, project_id)
+    if project is None:
+        raise UserError(f"project id {project_id} does not exist")
+    tile_ids = reviewed_tile_ids(session, project_id)
+    if not tile_ids:
+        raise UserError(f"project '{project.name}' has no reviewed tiles yet; review (accept, draw or mark "
+                        "reviewed) at least one tile before retraining")
+    busy = jobs.active_job(session, project_id, "retrain")
+    if busy is not None:
+        raise UserError(f"retrain job {busy.id} of project '{project.name}' is already {busy.status}; "
+                        "wait for it or cancel it first")
+    base = _base_version(session)
+    train_ids, val_ids = split_tiles(tile_ids)
+    params: dict[str, Any] = {
+        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "preset": preset or base.preset, "head": head or base.head,
+        "base_model_version_id": base.id, "base_model_name": base.name,
+        "train_tile_ids": train_ids, "val_tile_ids": val_ids, "val_is_train": train_ids == val_ids,
+    }
+    job = jobs.enqueue(session, "retrain", params, project_id=project_id)
+    jobs.append_log(session, job.id, f"queued: {len(train_ids)} training and {len(val_ids)} validation tiles, "
+                                     f"{epochs} epochs, base model {base.name}")
+    return job
+
+
+def queue_repredict(session: Session, model_version_id: int, project_id: int | None = None) -> Job:
+    """Queue re-prediction of the tiles nobody has reviewed yet with ``model_version_id``."""
+    job = jobs.enqueue(session, "repredict", {"model_version_id": model_version_id, "project_id": project_id},
+                       project_id=project_id)
+    jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with model version {model_version_id}")
+    return job
+
+
+def version_by_ref(session: Session, ref: str | int) -> ModelVersion:
+    """A model version by id or by name, or a UserError naming the known ones."""
+    query = select(ModelVersion).where(ModelVersion.name == str(ref))
+    version = session.scalars(query).first()
+    if version is None and str(ref).isdigit():
+        version = session.get(ModelVersion, int(ref))
+    if version is None:
+        known = ", ".join(session.scalars(select(ModelVersion.name).order_by(ModelVersion.id))) or "none"
+        raise UserError(f"no model version '{ref}' (known: {known}); see `footprints models list`")
+    return version
+
+
+def promote_version(session: Session, ref: str | int) -> tuple[ModelVersion, Job | None]:
+    """Make a version the active one and queue re-prediction of unreviewed tiles (None when it already was)."""
+    version = version_by_ref(session, ref)
+    if version.is_active:
+        return version, None
+    from db.model_versions import promote
+
+    promote(session, version.id)
+    return version, queue_repredict(session, version.id)
+
+
+def rollback_version(session: Session) -> tuple[ModelVersion, Job | None]:
+    """Re-activate the parent of the active version (the one it was fine-tuned from)."""
+    from db.model_versions import active_model_version
+
+    active = active_model_version(session)
+    if active is None or active.parent_id is None:
+        name = active.name if active else "none"
+        raise UserError(f"the active model version ({name}) has no parent to roll back to; "
+                        "promote a version by name instead")
+    return promote_version(session, active.parent_id)

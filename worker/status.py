@@ -1,0 +1,57 @@
+"""What the Training page shows, read from the job rows only (so a page reload loses nothing)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from db import jobs
+from db.schema import Job
+from worker.trainset import reviewed_tile_ids
+
+
+def _fraction(done: Any, total: Any) -> float:
+    try:
+        return max(0.0, min(1.0, float(done) / float(total))) if total else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def job_view(job: Job, log_lines: int = 15) -> dict[str, Any]:
+    """One job as plain values: status, epoch and batch fractions, loss, ETA, curves, log tail."""
+    params, progress = dict(job.params or {}), dict(job.progress or {})
+    epochs = progress.get("epochs") or params.get("epochs")
+    heartbeat = jobs.as_utc(job.heartbeat_at)
+    return {
+        "id": job.id, "kind": job.kind, "status": job.status, "cancel_requested": bool(job.cancel_requested),
+        "epoch": progress.get("epoch", 0), "epochs": epochs, "batch": progress.get("batch", 0),
+        "n_batches": progress.get("n_batches"), "loss": progress.get("loss"), "eta_s": progress.get("eta_s"),
+        "phase": progress.get("phase"),
+        "epoch_fraction": 1.0 if job.status == "done" else _fraction(progress.get("epoch", 0), epochs),
+        "batch_fraction": 1.0 if job.status == "done" else _fraction(progress.get("batch", 0),
+                                                                     progress.get("n_batches")),
+        "history": list(job.history or []), "log_tail": jobs.log_tail(job, log_lines), "error": job.error,
+        "heartbeat_age_s": round((jobs.now_utc() - heartbeat).total_seconds(), 1) if heartbeat else None,
+        "attempts": job.attempts, "worker": job.worker_id, "result_model_version_id": job.result_model_version_id,
+        "train_tiles": len(params.get("train_tile_ids", [])), "val_tiles": len(params.get("val_tile_ids", [])),
+    }
+
+
+def job_table_row(job: Job) -> dict[str, Any]:
+    """One line of the job history table."""
+    params = dict(job.params or {})
+    last = (job.history or [{}])[-1] if job.history else {}
+    return {"job": job.id, "kind": job.kind, "status": job.status, "epochs": params.get("epochs"),
+            "train tiles": len(params.get("train_tile_ids", [])), "last loss": last.get("loss"),
+            "new version": job.result_model_version_id, "created": str(job.created_at)[:19],
+            "finished": str(job.finished_at)[:19] if job.finished_at else "", "error": job.error or ""}
+
+
+def training_overview(session: Session, project_id: int, limit: int = 20) -> dict[str, Any]:
+    """The current (running, queued, else latest) job of the project, its history table and the reviewed count."""
+    recent = jobs.list_jobs(session, project_id=project_id, limit=limit)
+    current = jobs.active_job(session, project_id, "retrain") or next(
+        (j for j in recent if j.kind == "retrain"), None)
+    return {"reviewed_tiles": len(reviewed_tile_ids(session, project_id)),
+            "current": job_view(current) if current else None,
+            "jobs": [job_table_row(j) for j in recent]}

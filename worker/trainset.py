@@ -1,0 +1,50 @@
+"""Which tiles a retrain job learns from: the project's reviewed tiles, split into train and validation by tile."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
+
+from db.schema import Footprint, Scene, Tile
+
+VALIDATION_FRACTION = 0.2
+
+
+def reviewed_tile_ids(session: Session, project_id: int) -> list[int]:
+    """Tiles marked reviewed, or holding any accepted or live human-drawn footprint, in id order."""
+    touched = exists().where(
+        Footprint.tile_id == Tile.id,
+        or_(Footprint.status == "accepted", (Footprint.source == "human") & (Footprint.status != "deleted")))
+    query = (select(Tile.id).join(Scene, Scene.id == Tile.scene_id)
+             .where(Scene.project_id == project_id, or_(Tile.review_state == "reviewed", touched))
+             .order_by(Tile.id))
+    return list(session.scalars(query))
+
+
+def unreviewed_tile_ids(session: Session, project_id: int | None = None) -> list[int]:
+    """Tiles nobody has reviewed (the complement of ``reviewed_tile_ids``), optionally of one project."""
+    touched = exists().where(
+        Footprint.tile_id == Tile.id,
+        or_(Footprint.status.in_(("accepted", "rejected")), Footprint.source == "human"))
+    query = (select(Tile.id).join(Scene, Scene.id == Tile.scene_id)
+             .where(Tile.review_state == "unreviewed", ~touched).order_by(Tile.id))
+    if project_id is not None:
+        query = query.where(Scene.project_id == project_id)
+    return list(session.scalars(query))
+
+
+def _tile_rank(tile_id: int) -> str:
+    return hashlib.sha1(f"tile-{tile_id}".encode()).hexdigest()
+
+
+def split_tiles(tile_ids: list[int], validation_fraction: float = VALIDATION_FRACTION) -> tuple[list[int], list[int]]:
+    """Deterministic split by tile: the same ids always give the same (train, validation) lists.
+
+    At least one tile validates and at least one trains; a single tile is used for both (noted by the caller)."""
+    ids = sorted(set(tile_ids))
+    if len(ids) <= 1:
+        return ids, list(ids)
+    n_val = min(len(ids) - 1, max(1, round(len(ids) * validation_fraction)))
+    val = sorted(sorted(ids, key=_tile_rank)[:n_val])
+    return [i for i in ids if i not in val], val
