@@ -1,7 +1,8 @@
 """Start a background ``footprints worker`` on this machine when none is alive (single-machine default).
 
-The app shell calls ``ensure_local_worker()`` once per server start; set FOOTPRINTS_NO_LOCAL_WORKER=1 when workers
-run elsewhere (the Procfile ``worker:`` line)."""
+The app shell calls ``ensure_local_worker()`` once per server start (and the Training and Models pages after
+queueing a job); set FOOTPRINTS_NO_LOCAL_WORKER=1 when workers run elsewhere (the Procfile ``worker:``
+line)."""
 from __future__ import annotations
 
 import fcntl
@@ -31,8 +32,9 @@ def worker_command() -> list[str]:
 def start_worker() -> int:
     """Start a detached worker process (own session, output in data_home()/worker.log); returns its pid."""
     log = open(data_home() / "worker.log", "ab")  # noqa: SIM115 - the child keeps the file open
-    process = subprocess.Popen(worker_command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True, env=dict(os.environ), close_fds=True)
+    process = subprocess.Popen(worker_command(), stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True, env=dict(os.environ),
+                               close_fds=True)
     log.close()
     announce("starting", pid=process.pid)  # visible at once, so a second caller does not start another
     return process.pid

@@ -1,4 +1,5 @@
 """The demo project: synthetic scenes plus the shipped real Atlanta sample, predicted with the active model."""
+
 from __future__ import annotations
 
 import importlib
@@ -40,8 +41,23 @@ def _predict_function() -> Callable[..., Any] | None:
     return getattr(module, "predict_project", None)
 
 
-def build_demo(project_name: str = "demo", progress: Progress | None = None, n_synth: int = 3,
-               predict: bool = True, size: int = 512) -> dict[str, Any]:
+def _needs_prediction(project_name: str) -> bool:
+    """True while some tile of the project has never been predicted."""
+    from db.queries import get_project, project_tiles
+    from db.session import transaction
+
+    with transaction() as session:
+        project = get_project(session, project_name)
+        return any(tile.predicted_at is None for tile in project_tiles(session, project.id))
+
+
+def build_demo(
+    project_name: str = "demo",
+    progress: Progress | None = None,
+    n_synth: int = 3,
+    predict: bool = True,
+    size: int = 512,
+) -> dict[str, Any]:
     """Ingest the demo scenes with their labels (idempotent), then predict every tile when a predictor exists."""
     report = progress or (lambda fraction, message: None)
     report(0.0, "writing synthetic scenes")
@@ -49,13 +65,25 @@ def build_demo(project_name: str = "demo", progress: Progress | None = None, n_s
     scenes = [tif for tif, _ in pairs] + [ATLANTA_SCENE]
     labels = [labels for _, labels in pairs] + [ATLANTA_LABELS]
     report(0.1, "ingesting scenes and labels")
-    summary = ingest(scenes, labels, project=project_name,
-                     progress=lambda f, m: report(0.1 + 0.3 * f, m))
-    predict_project = _predict_function() if predict else None
+    summary = ingest(scenes, labels, project=project_name, progress=lambda f, m: report(0.1 + 0.3 * f, m))
+    predict_project = _predict_function() if predict and _needs_prediction(project_name) else None
     predicted: Any = None
     if predict_project is not None:
         report(0.4, "predicting tiles with the active model")
         predicted = predict_project(project_name, progress=lambda f, m="": report(0.4 + 0.6 * f, m))
     report(1.0, "demo ready")
-    return {"project": project_name, "scenes": summary["scenes"], "tiles_added": summary["tiles"],
-            "labels_added": summary["labels"], "predicted": predicted if predict_project else "no predictor yet"}
+    return {
+        "project": project_name,
+        "scenes": summary["scenes"],
+        "tiles_added": summary["tiles"],
+        "labels_added": summary["labels"],
+        "predicted": _predicted_note(predict, predict_project, predicted),
+    }
+
+
+def _predicted_note(asked: bool, predictor: Any, result: Any) -> Any:
+    if not asked:
+        return "skipped (--no-predict)"
+    if predictor is None:
+        return "nothing to predict" if _predict_function() else "no predictor installed"
+    return result

@@ -4,6 +4,7 @@ Two phases: first everything is read and checked without touching the database (
 scan, labels repaired, reprojected and assigned to tiles); then one transaction writes the scene, tile and label
 rows. Any bad input therefore fails before a single row is written. Re-ingesting a scene adds only what is missing.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
@@ -26,8 +28,16 @@ from db.queries import get_or_create_project
 from db.schema import Footprint, Scene, Tile
 from db.session import transaction
 from geo.labels import LabelPolygon, LabelSet, read_labels
-from geo.raster import SceneInfo, valid_mask, inspect_scene, open_raster, tile_windows, window_transform
-from geo.vector import lonlat_record
+from geo.raster import (
+    SceneInfo,
+    gdal_env,
+    inspect_scene,
+    open_raster,
+    tile_windows,
+    valid_mask,
+    window_transform,
+)
+from geo.vector import lonlat_records
 
 Progress = Callable[[float, str], None]
 INSERT_CHUNK = 5000
@@ -59,12 +69,14 @@ class ScenePlan:
 
 # ---------------------------------------------------------------- phase 1: read and check, no database
 
-def scan_tiles(info: SceneInfo, tile_size: int, overlap: int, progress: Progress | None = None
-               ) -> tuple[list[TilePlan], set[tuple[int, int]]]:
+
+def scan_tiles(
+    info: SceneInfo, tile_size: int, overlap: int, progress: Progress | None = None
+) -> tuple[list[TilePlan], set[tuple[int, int]]]:
     """Tile plans for every window with valid pixels, and the (col, row) offsets of all-nodata windows."""
     windows = tile_windows(info.width, info.height, tile_size, overlap)
     plans, skipped = [], set()
-    with open_raster(info.path) as src:
+    with gdal_env(), open_raster(info.path) as src:
         check_pixels = _needs_pixel_scan(src, info.nodata)
         for i, (col, row, w, h) in enumerate(windows):
             valid_fraction = _valid_fraction(src, Window(col, row, w, h), info) if check_pixels else 1.0
@@ -73,7 +85,10 @@ def scan_tiles(info: SceneInfo, tile_size: int, overlap: int, progress: Progress
             else:
                 plans.append(_tile_plan(info, col, row, w, h, 1.0 - valid_fraction))
             if progress and (i % 16 == 0 or i == len(windows) - 1):
-                progress((i + 1) / len(windows), f"scanned {i + 1}/{len(windows)} windows of {Path(info.path).name}")
+                progress(
+                    (i + 1) / len(windows),
+                    f"scanned {i + 1}/{len(windows)} windows of {Path(info.path).name}",
+                )
     return plans, skipped
 
 
@@ -87,8 +102,10 @@ def _valid_fraction(src: Any, window: Window, info: SceneInfo) -> float:
     try:
         data = src.read(window=window)
     except RasterioIOError as exc:
-        raise UserError(f"scene '{info.path}' cannot be read at window {window.col_off},{window.row_off} "
-                        f"({str(exc).splitlines()[0]}); is the file truncated?") from exc
+        raise UserError(
+            f"scene '{info.path}' cannot be read at window {window.col_off},{window.row_off} "
+            f"({str(exc).splitlines()[0]}); is the file truncated?"
+        ) from exc
     return float(valid_mask(src, data, window, info.nodata).mean())
 
 
@@ -113,7 +130,10 @@ def assign_labels(plan: ScenePlan, labels: LabelSet, tile_size: int, overlap: in
         if not (0 <= col < info.width and 0 <= row < info.height):
             plan.labels_outside += 1
             continue
-        key = (col_offsets[bisect_right(col_offsets, col) - 1], row_offsets[bisect_right(row_offsets, row) - 1])
+        key = (
+            col_offsets[bisect_right(col_offsets, col) - 1],
+            row_offsets[bisect_right(row_offsets, row) - 1],
+        )
         if key in plan.skipped_windows:
             plan.labels_in_nodata += 1
         else:
@@ -134,23 +154,26 @@ def check_labels(labels: LabelSet, skip_invalid: bool) -> None:
         return
     shown = "; ".join(f"feature {r['feature']}: {r['reason']}" for r in labels.rejected[:MAX_REASONS_SHOWN])
     more = len(labels.rejected) - MAX_REASONS_SHOWN
-    raise UserError(f"labels '{labels.path}': {len(labels.rejected)} of {labels.feature_count} features cannot be "
-                    f"used ({shown}{f'; and {more} more' if more > 0 else ''}); fix them or pass --skip-invalid "
-                    "to ingest the rest")
+    raise UserError(
+        f"labels '{labels.path}': {len(labels.rejected)} of {labels.feature_count} features cannot be "
+        f"used ({shown}{f'; and {more} more' if more > 0 else ''}); fix them or pass --skip-invalid "
+        "to ingest the rest"
+    )
 
 
 def check_labels_overlap(plans: list[ScenePlan], labels: LabelSet) -> None:
     """UserError when not one label polygon touches any of the scenes (wrong file or wrong CRS)."""
-    if not labels.polygons or any(p.labels for p in plans):
+    if not labels.polygons or any(p.labels_outside < len(labels.polygons) for p in plans):
         return
-    from shapely.ops import unary_union
-
-    extent = unary_union([lp.geometry for lp in labels.polygons]).bounds
-    scenes = "; ".join(f"{Path(p.info.path).name} {tuple(round(v, 1) for v in scene_box(p.info).bounds)}"
-                       for p in plans)
-    raise UserError(f"all {len(labels.polygons)} label polygons of '{labels.path}' lie outside the scene "
-                    f"(labels extent {tuple(round(v, 1) for v in extent)} in the scene CRS; scene {scenes}); "
-                    "check that the labels belong to this scene and name their CRS")
+    extent = shapely.total_bounds([lp.geometry for lp in labels.polygons])
+    scenes = "; ".join(
+        f"{Path(p.info.path).name} {tuple(round(v, 1) for v in scene_box(p.info).bounds)}" for p in plans
+    )
+    raise UserError(
+        f"all {len(labels.polygons)} label polygons of '{labels.path}' lie outside the scene "
+        f"(labels extent {tuple(round(v, 1) for v in extent)} in the scene CRS; scene {scenes}); "
+        "check that the labels belong to this scene and name their CRS"
+    )
 
 
 def pair_labels(scenes: Sequence[str | Path], labels: Sequence[str | Path] | None) -> list[str | Path | None]:
@@ -161,18 +184,28 @@ def pair_labels(scenes: Sequence[str | Path], labels: Sequence[str | Path] | Non
         return [labels[0]] * len(scenes)
     if len(labels) == len(scenes):
         return list(labels)
-    raise UserError(f"got {len(labels)} --labels for {len(scenes)} scenes; give one labels file for all scenes "
-                    "or exactly one per scene, in the same order")
+    raise UserError(
+        f"got {len(labels)} --labels for {len(scenes)} scenes; give one labels file for all scenes "
+        "or exactly one per scene, in the same order"
+    )
 
 
-def plan_ingest(scenes: Sequence[str | Path], labels: Sequence[str | Path] | None, tile_size: int, overlap: int,
-                crs: str | None = None, labels_crs: str | None = None, skip_invalid: bool = False,
-                progress: Progress | None = None) -> tuple[list[ScenePlan], dict[str, Any]]:
+def plan_ingest(
+    scenes: Sequence[str | Path],
+    labels: Sequence[str | Path] | None,
+    tile_size: int,
+    overlap: int,
+    crs: str | None = None,
+    labels_crs: str | None = None,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> tuple[list[ScenePlan], dict[str, Any]]:
     """Read and check every input; returns scene plans and label statistics. Writes nothing."""
     if not scenes:
         raise UserError("no scene given; pass one or more GeoTIFF paths")
     tile_windows(1, 1, tile_size, overlap)  # validates tile size and overlap
     infos = [inspect_scene(path, crs) for path in scenes]
+    label_sets = _read_label_sets(infos, pair_labels(scenes, labels), labels_crs, skip_invalid)
     plans = []
     for k, info in enumerate(infos):
         sub = (lambda f, m, k=k: progress((k + f) / len(infos), m)) if progress else None
@@ -181,14 +214,12 @@ def plan_ingest(scenes: Sequence[str | Path], labels: Sequence[str | Path] | Non
         plans.append(ScenePlan(info, tiles, skipped, layout=layout))
     stats: dict[str, Any] = {"rejected": [], "repaired": 0}
     groups: dict[str, list[tuple[ScenePlan, LabelSet]]] = {}
-    for plan, label_path in zip(plans, pair_labels(scenes, labels)):
-        if label_path is None:
+    for plan, label_set in zip(plans, label_sets):
+        if label_set is None:
             continue
-        label_set = read_labels(label_path, plan.info.crs, labels_crs)
-        check_labels(label_set, skip_invalid)
-        plan.labels_name = Path(label_path).name
+        plan.labels_name = Path(label_set.path).name
         assign_labels(plan, label_set, tile_size, overlap)
-        groups.setdefault(str(label_path), []).append((plan, label_set))
+        groups.setdefault(label_set.path, []).append((plan, label_set))
     for group in groups.values():
         first = group[0][1]
         stats["rejected"] += first.rejected
@@ -197,35 +228,70 @@ def plan_ingest(scenes: Sequence[str | Path], labels: Sequence[str | Path] | Non
     return plans, stats
 
 
+def _read_label_sets(
+    infos: list[SceneInfo], paths: list[str | Path | None], labels_crs: str | None, skip_invalid: bool
+) -> list[LabelSet | None]:
+    """Each scene's labels in its CRS (checked before any pixel is scanned, so bad labels fail fast)."""
+    sets: list[LabelSet | None] = []
+    for info, path in zip(infos, paths):
+        label_set = None if path is None else read_labels(path, info.crs, labels_crs)
+        if label_set is not None:
+            check_labels(label_set, skip_invalid)
+        sets.append(label_set)
+    return sets
+
+
 # ---------------------------------------------------------------- phase 2: one transaction
+
 
 def write_scene(session: Session, project_id: int, plan: ScenePlan) -> dict[str, int]:
     """Insert what is missing of one planned scene: the scene row, its tiles and its labels."""
     scene = _scene_row(session, project_id, plan.info)
-    existing = {(t.col_off, t.row_off): t for t in session.scalars(select(Tile).where(Tile.scene_id == scene.id))}
+    existing = {
+        (t.col_off, t.row_off): t for t in session.scalars(select(Tile).where(Tile.scene_id == scene.id))
+    }
     if not {(t.col_off, t.row_off, t.width, t.height) for t in existing.values()} <= plan.layout:
-        raise UserError(f"scene '{plan.info.path}' was ingested before with another tile size or overlap; "
-                        "ingest it again with the same --tile-size and --overlap, or into another --project")
+        raise UserError(
+            f"scene '{plan.info.path}' was ingested before with another tile size or overlap; "
+            "ingest it again with the same --tile-size and --overlap, or into another --project"
+        )
     new_tiles = [_tile_row(scene.id, t) for t in plan.tiles if (t.col_off, t.row_off) not in existing]
     session.add_all(new_tiles)
     session.flush()
     tiles = existing | {(t.col_off, t.row_off): t for t in new_tiles}
     labels_added, labels_existing = _write_labels(session, scene.id, plan, tiles)
-    return {"tiles": len(new_tiles), "tiles_existing": len(existing), "labels": labels_added,
-            "labels_existing": labels_existing}
+    return {
+        "tiles": len(new_tiles),
+        "tiles_existing": len(existing),
+        "labels": labels_added,
+        "labels_existing": labels_existing,
+    }
 
 
 def _scene_row(session: Session, project_id: int, info: SceneInfo) -> Scene:
     scene = session.scalar(select(Scene).where(Scene.project_id == project_id, Scene.path == info.path))
     if scene is not None:
         if (scene.width, scene.height, scene.band_count) != (info.width, info.height, info.band_count):
-            raise UserError(f"scene '{info.path}' changed since it was ingested ({scene.width}x{scene.height}x"
-                            f"{scene.band_count} then, {info.width}x{info.height}x{info.band_count} now); "
-                            "ingest it into a new --project")
+            raise UserError(
+                f"scene '{info.path}' changed since it was ingested ({scene.width}x{scene.height}x"
+                f"{scene.band_count} then, {info.width}x{info.height}x{info.band_count} now); "
+                "ingest it into a new --project"
+            )
         return scene
-    scene = Scene(project_id=project_id, path=info.path, name=Path(info.path).stem, crs=info.crs,
-                  transform=list(info.transform), width=info.width, height=info.height, band_count=info.band_count,
-                  dtype=info.dtype, nodata=info.nodata, band_stats=info.band_stats, pixel_size_m=info.pixel_size_m)
+    scene = Scene(
+        project_id=project_id,
+        path=info.path,
+        name=Path(info.path).stem,
+        crs=info.crs,
+        transform=list(info.transform),
+        width=info.width,
+        height=info.height,
+        band_count=info.band_count,
+        dtype=info.dtype,
+        nodata=info.nodata,
+        band_stats=info.band_stats,
+        pixel_size_m=info.pixel_size_m,
+    )
     session.add(scene)
     session.flush()
     return scene
@@ -234,42 +300,83 @@ def _scene_row(session: Session, project_id: int, info: SceneInfo) -> Scene:
 def _tile_row(scene_id: int, t: TilePlan) -> Tile:
     minx, miny, maxx, maxy = t.bounds
     min_lon, min_lat, max_lon, max_lat = t.lonlat
-    return Tile(scene_id=scene_id, col_off=t.col_off, row_off=t.row_off, width=t.width, height=t.height,
-                minx=minx, miny=miny, maxx=maxx, maxy=maxy, min_lon=min_lon, min_lat=min_lat, max_lon=max_lon,
-                max_lat=max_lat, nodata_fraction=t.nodata_fraction, review_state="unreviewed")
+    return Tile(
+        scene_id=scene_id,
+        col_off=t.col_off,
+        row_off=t.row_off,
+        width=t.width,
+        height=t.height,
+        minx=minx,
+        miny=miny,
+        maxx=maxx,
+        maxy=maxy,
+        min_lon=min_lon,
+        min_lat=min_lat,
+        max_lon=max_lon,
+        max_lat=max_lat,
+        nodata_fraction=t.nodata_fraction,
+        review_state="unreviewed",
+    )
 
 
-def _write_labels(session: Session, scene_id: int, plan: ScenePlan, tiles: dict[tuple[int, int], Tile]
-                  ) -> tuple[int, int]:
+def _write_labels(
+    session: Session, scene_id: int, plan: ScenePlan, tiles: dict[tuple[int, int], Tile]
+) -> tuple[int, int]:
     """Insert label footprints (source label, status accepted) not stored yet; returns (added, already there)."""
     if not plan.labels:
         return 0, 0
     tile_ids = [t.id for t in tiles.values()]
-    known = set(session.execute(select(Footprint.tile_id, Footprint.label_ref).where(
-        Footprint.tile_id.in_(tile_ids), Footprint.source == "label")).all())
-    rows, existing = [], 0
+    known = set(
+        session.execute(
+            select(Footprint.tile_id, Footprint.label_ref).where(
+                Footprint.tile_id.in_(tile_ids), Footprint.source == "label"
+            )
+        ).all()
+    )
+    rows, geoms, existing = [], [], 0
     for label, key in plan.labels:
         tile_id, ref = tiles[key].id, f"{plan.labels_name}:{label.ref}"[:200]
         if (tile_id, ref) in known:
             existing += 1
             continue
         known.add((tile_id, ref))
-        rows.append({"tile_id": tile_id, "label_ref": ref, "source": "label", "status": "accepted",
-                     "score": None, "fused_flag": False, "version": 1,
-                     **lonlat_record(label.geometry, plan.info.crs)})
+        geoms.append(label.geometry)
+        rows.append(
+            {
+                "tile_id": tile_id,
+                "label_ref": ref,
+                "source": "label",
+                "status": "accepted",
+                "score": None,
+                "fused_flag": False,
+                "version": 1,
+            }
+        )
+    for row, record in zip(rows, lonlat_records(geoms, plan.info.crs)):
+        row.update(record)
     for start in range(0, len(rows), INSERT_CHUNK):
-        session.execute(insert(Footprint), rows[start:start + INSERT_CHUNK])
+        session.execute(insert(Footprint), rows[start : start + INSERT_CHUNK])
     return len(rows), existing
 
 
-def ingest(scenes: Sequence[str | Path], labels: Sequence[str | Path] | str | Path | None = None,
-           project: str = "default", tile_size: int = 512, overlap: int = 0, crs: str | None = None,
-           labels_crs: str | None = None, skip_invalid: bool = False, url: str | None = None,
-           progress: Progress | None = None) -> dict[str, Any]:
+def ingest(
+    scenes: Sequence[str | Path],
+    labels: Sequence[str | Path] | str | Path | None = None,
+    project: str = "default",
+    tile_size: int = 512,
+    overlap: int = 0,
+    crs: str | None = None,
+    labels_crs: str | None = None,
+    skip_invalid: bool = False,
+    url: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Ingest scenes (optionally with labels) into ``project`` in one transaction; returns a summary."""
     if isinstance(labels, (str, Path)):
         labels = [labels]
-    plans, label_stats = plan_ingest(scenes, labels, tile_size, overlap, crs, labels_crs, skip_invalid, progress)
+    plans, label_stats = plan_ingest(
+        scenes, labels, tile_size, overlap, crs, labels_crs, skip_invalid, progress
+    )
     totals = {"tiles": 0, "tiles_existing": 0, "labels": 0, "labels_existing": 0}
     with transaction(url) as session:
         project_row = get_or_create_project(session, project)
@@ -277,21 +384,41 @@ def ingest(scenes: Sequence[str | Path], labels: Sequence[str | Path] | str | Pa
         for plan in plans:
             for key, value in write_scene(session, project_row.id, plan).items():
                 totals[key] += value
-            scene_ids.append(session.scalar(select(Scene.id).where(
-                Scene.project_id == project_row.id, Scene.path == plan.info.path)))
+            scene_ids.append(
+                session.scalar(
+                    select(Scene.id).where(Scene.project_id == project_row.id, Scene.path == plan.info.path)
+                )
+            )
         project_id = project_row.id
     if progress:
         progress(1.0, "ingest done")
     return _summary(project, project_id, scene_ids, plans, totals, label_stats)
 
 
-def _summary(project: str, project_id: int, scene_ids: list[int], plans: list[ScenePlan],
-             totals: dict[str, int], label_stats: dict[str, Any]) -> dict[str, Any]:
-    skipped = {"nodata_tiles": sum(len(p.skipped_windows) for p in plans),
-               "existing_tiles": totals["tiles_existing"], "existing_labels": totals["labels_existing"],
-               "labels_outside": sum(p.labels_outside for p in plans),
-               "labels_in_nodata": sum(p.labels_in_nodata for p in plans),
-               "labels_rejected": len(label_stats["rejected"])}
-    return {"project": project, "project_id": project_id, "scenes": len(plans), "scene_ids": scene_ids,
-            "tiles": totals["tiles"], "labels": totals["labels"], "skipped": skipped,
-            "repaired": label_stats["repaired"], "rejected": label_stats["rejected"][:50]}
+def _summary(
+    project: str,
+    project_id: int,
+    scene_ids: list[int],
+    plans: list[ScenePlan],
+    totals: dict[str, int],
+    label_stats: dict[str, Any],
+) -> dict[str, Any]:
+    skipped = {
+        "nodata_tiles": sum(len(p.skipped_windows) for p in plans),
+        "existing_tiles": totals["tiles_existing"],
+        "existing_labels": totals["labels_existing"],
+        "labels_outside": sum(p.labels_outside for p in plans),
+        "labels_in_nodata": sum(p.labels_in_nodata for p in plans),
+        "labels_rejected": len(label_stats["rejected"]),
+    }
+    return {
+        "project": project,
+        "project_id": project_id,
+        "scenes": len(plans),
+        "scene_ids": scene_ids,
+        "tiles": totals["tiles"],
+        "labels": totals["labels"],
+        "skipped": skipped,
+        "repaired": label_stats["repaired"],
+        "rejected": label_stats["rejected"][:50],
+    }

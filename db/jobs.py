@@ -1,7 +1,7 @@
-"""The job queue: rows in ``jobs`` that a worker claims atomically, heartbeats, reports progress on and finishes.
+"""The job queue: rows in ``jobs`` that a worker claims atomically, heartbeats, reports on and finishes.
 
-Every function takes a Session and does one thing. Claims and heartbeats are single guarded UPDATE statements whose
-row count says whether this worker won, so they are safe with several workers on SQLite and on PostgreSQL.
+Every function takes a Session and does one thing. Claims and heartbeats are single guarded UPDATE statements
+whose row count says whether this worker won, so they are safe with several workers on SQLite and PostgreSQL.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ ACTIVE_STATUSES = ("queued", "running")
 FINAL_STATUSES = ("done", "failed", "cancelled")
 LOG_TAIL_CHARS = 20_000
 DEFAULT_STALE_SECONDS = 60.0
+MAX_ATTEMPTS = 3  # a job whose worker died this often (killed for memory?) is failed, not retried forever
 
 
 def now_utc() -> datetime:
@@ -33,9 +34,8 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 def _guarded_update(session: Session, job_id: int, guards: tuple, **values: Any) -> bool:
     """UPDATE the job row only when every guard holds; True when exactly one row changed."""
-    statement = (
-        update(Job).where(Job.id == job_id, *guards).values(**values).execution_options(synchronize_session=False)
-    )
+    statement = (update(Job).where(Job.id == job_id, *guards).values(**values)
+                 .execution_options(synchronize_session=False))
     changed = session.execute(statement).rowcount == 1
     session.flush()
     return changed
@@ -57,7 +57,8 @@ def get_job(session: Session, job_id: int) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
 
 
-def list_jobs(session: Session, project_id: int | None = None, kind: str | None = None, limit: int = 50) -> list[Job]:
+def list_jobs(session: Session, project_id: int | None = None, kind: str | None = None,
+              limit: int = 50) -> list[Job]:
     """Newest jobs first, optionally for one project and of one kind."""
     query = select(Job).order_by(Job.id.desc()).limit(limit).execution_options(populate_existing=True)
     if project_id is not None:
@@ -69,14 +70,15 @@ def list_jobs(session: Session, project_id: int | None = None, kind: str | None 
 
 def active_job(session: Session, project_id: int, kind: str = "retrain") -> Job | None:
     """The oldest queued or running job of ``kind`` for the project, if any."""
-    query = (select(Job).where(Job.project_id == project_id, Job.kind == kind, Job.status.in_(ACTIVE_STATUSES))
+    query = (select(Job)
+             .where(Job.project_id == project_id, Job.kind == kind, Job.status.in_(ACTIVE_STATUSES))
              .order_by(Job.id).limit(1).execution_options(populate_existing=True))
     return session.scalars(query).first()
 
 
 def reclaim_stale(session: Session, stale_seconds: float = DEFAULT_STALE_SECONDS) -> list[int]:
-    """Running jobs whose heartbeat is older than ``stale_seconds`` go back to the queue (or to cancelled when a
-    cancel was asked for). Returns the ids put back in the queue."""
+    """Running jobs whose heartbeat is older than ``stale_seconds`` go back to the queue (cancelled when a
+    cancel was asked for, failed after MAX_ATTEMPTS dead workers). Returns the ids put back in the queue."""
     cutoff = now_utc() - timedelta(seconds=stale_seconds)
     stale = (Job.status == "running", (Job.heartbeat_at.is_(None)) | (Job.heartbeat_at < cutoff))
     ids = list(session.scalars(select(Job.id).where(*stale)))
@@ -85,8 +87,13 @@ def reclaim_stale(session: Session, stale_seconds: float = DEFAULT_STALE_SECONDS
         job = get_job(session, job_id)
         if job.cancel_requested:
             _guarded_update(session, job_id, stale, status="cancelled", finished_at=now_utc(), worker_id=None)
+        elif job.attempts >= MAX_ATTEMPTS:
+            _guarded_update(session, job_id, stale, status="failed", finished_at=now_utc(), worker_id=None,
+                            error=f"its worker died {job.attempts} times (killed, out of memory?); "
+                                  "queue it again")
         elif _guarded_update(session, job_id, stale, status="queued", worker_id=None):
-            append_log(session, job_id, f"worker {job.worker_id} stopped heartbeating; job put back in the queue")
+            append_log(session, job_id,
+                       f"worker {job.worker_id} stopped heartbeating; job put back in the queue")
             requeued.append(job_id)
     return requeued
 
@@ -94,16 +101,17 @@ def reclaim_stale(session: Session, stale_seconds: float = DEFAULT_STALE_SECONDS
 def claim_next(session: Session, worker_id: str, kinds: tuple[str, ...] = JOB_KINDS) -> Job | None:
     """Claim the oldest queued job for ``worker_id``; None when the queue is empty.
 
-    The UPDATE is guarded by ``status = 'queued'``: when two workers race for one row only one UPDATE changes it,
-    the other sees row count 0 and tries the next candidate. The caller commits (one ``transaction()`` block)."""
+    The UPDATE is guarded by ``status = 'queued'``: when two workers race for one row only one UPDATE changes
+    it, the other sees row count 0 and tries the next candidate. The caller commits (``transaction()``)."""
     while True:
-        candidate = session.scalars(
-            select(Job.id).where(Job.status == "queued", Job.kind.in_(kinds)).order_by(Job.id).limit(1)).first()
+        candidate = session.scalars(select(Job.id).where(Job.status == "queued", Job.kind.in_(kinds))
+                                    .order_by(Job.id).limit(1)).first()
         if candidate is None:
             return None
         moment = now_utc()
-        won = _guarded_update(session, candidate, (Job.status == "queued",), status="running", worker_id=worker_id,
-                              heartbeat_at=moment, started_at=moment, attempts=Job.attempts + 1)
+        won = _guarded_update(session, candidate, (Job.status == "queued",), status="running",
+                              worker_id=worker_id, heartbeat_at=moment, started_at=moment,
+                              attempts=Job.attempts + 1)
         if won:
             return get_job(session, candidate)
 
@@ -138,7 +146,7 @@ def set_progress(session: Session, job_id: int, progress: dict[str, Any]) -> Non
 
 
 def append_history(session: Session, job_id: int, row: dict[str, Any]) -> None:
-    """Add one per-epoch row; a row for an epoch already present replaces it (resumed jobs repeat no epoch)."""
+    """Add one per-epoch row; a row for an epoch already present replaces it (no epoch shown twice)."""
     job = get_job(session, job_id)
     rows = [r for r in (job.history or []) if r.get("epoch") != row.get("epoch")]
     rows.append(dict(row))
@@ -158,8 +166,9 @@ def finish(session: Session, job_id: int, worker_id: str, status: str, error: st
     """Mark the job done, failed or cancelled; False when this worker no longer owns it."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"final status must be one of {FINAL_STATUSES}, got {status!r}")
-    return _guarded_update(session, job_id, (Job.status == "running", Job.worker_id == worker_id), status=status,
-                           error=error, result_model_version_id=result_model_version_id, finished_at=now_utc())
+    return _guarded_update(session, job_id, (Job.status == "running", Job.worker_id == worker_id),
+                           status=status, error=error, result_model_version_id=result_model_version_id,
+                           finished_at=now_utc())
 
 
 def log_tail(job: Job, lines: int = 20) -> str:

@@ -1,4 +1,5 @@
 """Read helpers shared by ingest, export, the app and the trainer. Each takes a Session and does one query."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,6 +9,10 @@ from sqlalchemy.orm import Session
 
 from cli.errors import UserError
 from db.schema import Footprint, Project, Scene, Tile
+
+MAX_FOOTPRINT_DEG = (
+    0.02  # no building is wider than about 2 km: bounds min_lon from below so the bbox index is used
+)
 
 
 def get_or_create_project(session: Session, name: str) -> Project:
@@ -28,7 +33,9 @@ def get_project(session: Session, name: str) -> Project:
     project = session.scalar(select(Project).where(Project.name == name))
     if project is None:
         known = ", ".join(session.scalars(select(Project.name).order_by(Project.name))) or "none yet"
-        raise UserError(f"no project named '{name}' (known: {known}); ingest a scene with --project {name} first")
+        raise UserError(
+            f"no project named '{name}' (known: {known}); ingest a scene with --project {name} first"
+        )
     return project
 
 
@@ -40,9 +47,13 @@ def project_scenes(session: Session, project_id: int) -> list[Scene]:
     return list(session.scalars(select(Scene).where(Scene.project_id == project_id).order_by(Scene.id)))
 
 
-def project_tiles(session: Session, project_id: int, review_state: str | None = None,
-                  scene_id: int | None = None) -> list[Tile]:
-    """Tiles of a project in scene and window order, optionally of one review state or scene."""
+def project_tiles(
+    session: Session, project_id: int | str, review_state: str | None = None, scene_id: int | None = None
+) -> list[Tile]:
+    """Tiles of a project (id, or name: UserError when unknown) in scene and window order, optionally of one
+    review state or scene."""
+    if isinstance(project_id, str):
+        project_id = get_project(session, project_id).id
     query = select(Tile).join(Scene).where(Scene.project_id == project_id)
     if review_state is not None:
         query = query.where(Tile.review_state == review_state)
@@ -51,8 +62,12 @@ def project_tiles(session: Session, project_id: int, review_state: str | None = 
     return list(session.scalars(query.order_by(Tile.scene_id, Tile.row_off, Tile.col_off)))
 
 
-def tile_footprints(session: Session, tile_id: int, status: str | Sequence[str] | None = None,
-                    source: str | Sequence[str] | None = None) -> list[Footprint]:
+def tile_footprints(
+    session: Session,
+    tile_id: int,
+    status: str | Sequence[str] | None = None,
+    source: str | Sequence[str] | None = None,
+) -> list[Footprint]:
     """Footprints assigned to one tile (uses the (tile_id, status) index)."""
     query = select(Footprint).where(Footprint.tile_id == tile_id)
     if status is not None:
@@ -62,32 +77,70 @@ def tile_footprints(session: Session, tile_id: int, status: str | Sequence[str] 
     return list(session.scalars(query.order_by(Footprint.id)))
 
 
-def footprints_in_bbox(session: Session, min_lon: float, min_lat: float, max_lon: float, max_lat: float,
-                       status: str | Sequence[str] | None = None, project_id: int | None = None) -> list[Footprint]:
-    """Footprints whose bounding box intersects a lon/lat box (e.g. a tile's, to include buildings that cross
-    the tile edge but are assigned to the neighbouring tile)."""
-    query = select(Footprint).where(Footprint.min_lon <= max_lon, Footprint.max_lon >= min_lon,
-                                    Footprint.min_lat <= max_lat, Footprint.max_lat >= min_lat)
+def footprints_in_bbox(
+    session: Session,
+    min_lon: float,
+    min_lat: float,
+    max_lon: float,
+    max_lat: float,
+    status: str | Sequence[str] | None = None,
+    project_id: int | None = None,
+    scene_id: int | None = None,
+) -> list[Footprint]:
+    """Footprints whose bounding box meets a lon/lat box (uses the bbox index), optionally of one project/scene."""
+    query = select(Footprint).where(
+        Footprint.min_lon.between(min_lon - MAX_FOOTPRINT_DEG, max_lon),
+        Footprint.max_lon >= min_lon,
+        Footprint.min_lat <= max_lat,
+        Footprint.max_lat >= min_lat,
+    )
     if status is not None:
         query = query.where(Footprint.status.in_([status] if isinstance(status, str) else list(status)))
-    if project_id is not None:
-        query = query.join(Tile).join(Scene).where(Scene.project_id == project_id)
+    if scene_id is not None:
+        query = query.join(Tile, Footprint.tile_id == Tile.id).where(Tile.scene_id == scene_id)
+    elif project_id is not None:
+        query = (
+            query.join(Tile, Footprint.tile_id == Tile.id).join(Scene).where(Scene.project_id == project_id)
+        )
     return list(session.scalars(query.order_by(Footprint.id)))
 
 
-def tile_neighbourhood_footprints(session: Session, tile: Tile, status: str | Sequence[str] | None = None
-                                  ) -> list[Footprint]:
-    """Footprints of the tile's scene whose bounding box meets the tile's lon/lat bounds."""
-    return [fp for fp in footprints_in_bbox(session, tile.min_lon, tile.min_lat, tile.max_lon, tile.max_lat, status)
-            if _same_scene(session, fp.tile_id, tile.scene_id)]
+def tile_neighbourhood_footprints(
+    session: Session, tile: Tile, status: str | Sequence[str] | None = None
+) -> list[Footprint]:
+    """Footprints of the tile's scene whose bounding box meets the tile: its own plus buildings that cross its
+    edge but are assigned to a neighbouring tile (what a training mask of the tile must show)."""
+    return footprints_in_bbox(
+        session, tile.min_lon, tile.min_lat, tile.max_lon, tile.max_lat, status, scene_id=tile.scene_id
+    )
 
 
-def _same_scene(session: Session, tile_id: int, scene_id: int) -> bool:
-    return session.get(Tile, tile_id).scene_id == scene_id
+def tile_polygons(
+    session: Session,
+    tile: Tile,
+    status: str | Sequence[str] | None = None,
+    source: str | Sequence[str] | None = None,
+    neighbours: bool = True,
+) -> list[Footprint]:
+    """Footprints to draw or rasterize on a tile: with ``neighbours`` also those crossing in from next tiles."""
+    rows = (
+        tile_neighbourhood_footprints(session, tile, status)
+        if neighbours
+        else tile_footprints(session, tile.id, status)
+    )
+    if source is None:
+        return rows
+    sources = {source} if isinstance(source, str) else set(source)
+    return [row for row in rows if row.source in sources]
 
 
 def footprint_counts(session: Session, project_id: int) -> dict[str, int]:
     """Number of footprints per status in a project."""
-    rows = session.execute(select(Footprint.status, func.count()).join(Tile).join(Scene)
-                           .where(Scene.project_id == project_id).group_by(Footprint.status))
+    rows = session.execute(
+        select(Footprint.status, func.count())
+        .join(Tile)
+        .join(Scene)
+        .where(Scene.project_id == project_id)
+        .group_by(Footprint.status)
+    )
     return {status: count for status, count in rows}

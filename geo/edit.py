@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.affinity
 from shapely.geometry import LineString, MultiPoint, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import split as shapely_split
@@ -125,11 +126,17 @@ def suggest_split(polygon_px: Polygon, prob: np.ndarray, k: int, tile_transform:
     if k < 2:
         raise InvalidGeometry(f"a split needs at least 2 parts, got {k}")
     watershed = _watershed_split()
-    if watershed is not None:
+    if watershed is not None and tile_transform is not None:
         from rasterio.transform import Affine
 
-        parts = watershed(polygon_px, {"prob": prob}, Affine.identity(), k)
-        parts = [p for part in parts for p in polygon_parts(part)]
+        transform = Affine(*tuple(tile_transform)[:6])
+        scene_polygon = shapely.affinity.affine_transform(polygon_px, transform.to_shapely())
+        try:
+            parts = watershed(scene_polygon, {"prob": prob}, transform, k)
+        except ValueError as exc:  # e.g. too few pixels for k parts
+            raise InvalidGeometry(f"{exc}; choose fewer parts or split along a drawn line") from exc
+        inverse = (~transform).to_shapely()
+        parts = [shapely.affinity.affine_transform(p, inverse) for part in parts for p in polygon_parts(part)]
         if len(parts) >= 2:
             return [rfc7946(p) for p in parts]
     return kmeans_voronoi_split(polygon_px, prob, k)
@@ -172,3 +179,12 @@ def _pixel_centres(polygon_px: Polygon, prob: np.ndarray | None) -> tuple[np.nda
     cols = np.clip(xs.astype(int), 0, prob.shape[1] - 1)
     rows = np.clip(ys.astype(int), 0, prob.shape[0] - 1)
     return np.column_stack([xs, ys]), prob[rows, cols].astype(float)
+
+
+def rings_to_pixels(rings: Sequence[Sequence[Sequence[float]]], tile_transform: Any, crs: Any) -> list[list[list[float]]]:
+    """Many lon/lat rings to tile pixel coordinates with a single reprojection call (fast for 500 footprints)."""
+    if not rings:
+        return []
+    collection = shapely.GeometryCollection([Polygon(r) for r in rings])
+    pixels = lonlat_to_pixel(collection, tile_transform, crs)
+    return [[[round(x, 2), round(y, 2)] for x, y in part.exterior.coords] for part in pixels.geoms]

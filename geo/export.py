@@ -1,9 +1,11 @@
 """Export footprints as RFC 7946 GeoJSON or GeoPackage, streamed: rows are read with a server-side cursor
 (``yield_per``) and written one by one, so memory does not grow with the number of footprints."""
+
 from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,20 +20,37 @@ from db.schema import Footprint, ModelVersion, Scene, Tile
 from geo.vector import geometry_from_json, geometry_to_json, polygon_parts, rfc7946
 
 PROPERTIES = ("id", "tile", "scene", "status", "source", "score", "model_version", "reviewer", "reviewed_at")
-DEFAULT_STATUSES = ("pending", "accepted", "rejected")  # everything but deleted
+DEFAULT_STATUSES = ("pending", "accepted")  # buildings: rejected (not a building) and deleted are left out
 CHUNK = 1000
 GPKG_CHUNK = 5000
 
 
-def export_query(project_id: int, status: str | Sequence[str] | None = None, tile_id: int | None = None,
-                 scene_id: int | None = None) -> Select:
+def export_query(
+    project_id: int,
+    status: str | Sequence[str] | None = None,
+    tile_id: int | None = None,
+    scene_id: int | None = None,
+) -> Select:
     """The rows to export, in footprint id order."""
     statuses = DEFAULT_STATUSES if status is None else ([status] if isinstance(status, str) else list(status))
-    query = (select(Footprint.id, Footprint.geometry, Footprint.tile_id, Scene.name, Footprint.status,
-                    Footprint.source, Footprint.score, ModelVersion.name, Footprint.reviewer, Footprint.reviewed_at)
-             .join(Tile, Footprint.tile_id == Tile.id).join(Scene, Tile.scene_id == Scene.id)
-             .outerjoin(ModelVersion, Footprint.model_version_id == ModelVersion.id)
-             .where(Scene.project_id == project_id, Footprint.status.in_(statuses)))
+    query = (
+        select(
+            Footprint.id,
+            Footprint.geometry,
+            Footprint.tile_id,
+            Scene.name,
+            Footprint.status,
+            Footprint.source,
+            Footprint.score,
+            ModelVersion.name,
+            Footprint.reviewer,
+            Footprint.reviewed_at,
+        )
+        .join(Tile, Footprint.tile_id == Tile.id)
+        .join(Scene, Tile.scene_id == Scene.id)
+        .outerjoin(ModelVersion, Footprint.model_version_id == ModelVersion.id)
+        .where(Scene.project_id == project_id, Footprint.status.in_(statuses))
+    )
     if tile_id is not None:
         query = query.where(Footprint.tile_id == tile_id)
     if scene_id is not None:
@@ -48,6 +67,8 @@ def iter_features(session: Session, project_id: int, **filters: Any) -> Iterator
         props = dict(zip(PROPERTIES, values))
         if props["reviewed_at"] is not None:
             props["reviewed_at"] = props["reviewed_at"].isoformat()
+        if props["score"] is not None and not math.isfinite(props["score"]):
+            props["score"] = None  # NaN is not JSON
         yield props, geometry
 
 
@@ -90,29 +111,51 @@ def write_geojson(features: Iterator[tuple[dict[str, Any], str]], out: str | Pat
         for props, geometry in features:
             if count:
                 handle.write(",\n")
-            handle.write(f'{{"type": "Feature", "id": {props["id"]}, "properties": '
-                         f'{json.dumps(props)}, "geometry": {geometry}}}')
+            handle.write(
+                f'{{"type": "Feature", "id": {props["id"]}, "properties": '
+                f'{json.dumps(props)}, "geometry": {geometry}}}'
+            )
             count += 1
         handle.write("\n]}\n")
     return count
 
 
-def export_geojson(session: Session, project_id: int, out: str | Path | IO[str], status: str | Sequence[str] | None
-                   = None, tile_id: int | None = None, scene_id: int | None = None) -> int:
+def export_geojson(
+    session: Session,
+    project_id: int,
+    out: str | Path | IO[str],
+    status: str | Sequence[str] | None = None,
+    tile_id: int | None = None,
+    scene_id: int | None = None,
+) -> int:
     """Stream a project's footprints (filtered) to a GeoJSON file or text handle; returns the feature count."""
-    return write_geojson(iter_features(session, project_id, status=status, tile_id=tile_id, scene_id=scene_id), out)
+    return write_geojson(
+        iter_features(session, project_id, status=status, tile_id=tile_id, scene_id=scene_id), out
+    )
 
 
-def export_geojson_bytes(session: Session, project_id: int, status: str | Sequence[str] | None = None,
-                         tile_id: int | None = None, scene_id: int | None = None) -> bytes:
+def export_geojson_bytes(
+    session: Session,
+    project_id: int,
+    status: str | Sequence[str] | None = None,
+    tile_id: int | None = None,
+    scene_id: int | None = None,
+) -> bytes:
     """The GeoJSON export as UTF-8 bytes, e.g. for ``st.download_button``."""
     buffer = io.StringIO()
     export_geojson(session, project_id, buffer, status=status, tile_id=tile_id, scene_id=scene_id)
     return buffer.getvalue().encode("utf-8")
 
 
-def export_gpkg(session: Session, project_id: int, out: str | Path, status: str | Sequence[str] | None = None,
-                tile_id: int | None = None, scene_id: int | None = None, layer: str = "footprints") -> int:
+def export_gpkg(
+    session: Session,
+    project_id: int,
+    out: str | Path,
+    status: str | Sequence[str] | None = None,
+    tile_id: int | None = None,
+    scene_id: int | None = None,
+    layer: str = "footprints",
+) -> int:
     """Write a GeoPackage layer in chunks of ``GPKG_CHUNK`` features (appended); returns the feature count."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

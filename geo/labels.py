@@ -1,5 +1,6 @@
 """Read a label GeoJSON: check it, repair what can be repaired, reject the rest with a reason per feature,
 split MultiPolygons into parts and reproject everything to the scene CRS."""
+
 from __future__ import annotations
 
 import json
@@ -46,10 +47,14 @@ def load_geojson(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise UserError(f"labels '{path}' are not text (binary file?); give a GeoJSON FeatureCollection") from exc
+        raise UserError(
+            f"labels '{path}' are not text (binary file?); give a GeoJSON FeatureCollection"
+        ) from exc
     except json.JSONDecodeError as exc:
-        raise UserError(f"labels '{path}' are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-                        "give a GeoJSON FeatureCollection") from exc
+        raise UserError(
+            f"labels '{path}' are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "give a GeoJSON FeatureCollection"
+        ) from exc
     return data
 
 
@@ -62,12 +67,15 @@ def features_of(data: Any, path: str | Path) -> list[dict[str, Any]]:
         return [data]
     if kind in POLYGON_TYPES:
         return [{"type": "Feature", "properties": {}, "geometry": data}]
-    raise UserError(f"labels '{path}' are JSON but not GeoJSON (top-level type {kind!r}); "
-                    "give a FeatureCollection of building polygons")
+    raise UserError(
+        f"labels '{path}' are JSON but not GeoJSON (top-level type {kind!r}); "
+        "give a FeatureCollection of building polygons"
+    )
 
 
-def labels_crs(data: dict[str, Any], features: list[dict[str, Any]], path: str | Path,
-               override: str | None = None) -> str:
+def labels_crs(
+    data: dict[str, Any], features: list[dict[str, Any]], path: str | Path, override: str | None = None
+) -> str:
     """The CRS the label coordinates are in: ``override``, the legacy "crs" member, or RFC 7946 lon/lat."""
     name = override or ((data.get("crs") or {}).get("properties") or {}).get("name")
     if name:
@@ -77,8 +85,10 @@ def labels_crs(data: dict[str, Any], features: list[dict[str, Any]], path: str |
             raise UserError(f"labels '{path}' name an unknown CRS '{name}'; use e.g. EPSG:32616") from exc
         return f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.to_wkt()
     if not _looks_like_lonlat(features):
-        raise UserError(f"labels '{path}' have no \"crs\" member and their coordinates are not lon/lat; "
-                        "add a crs member or pass --labels-crs EPSG:<code>")
+        raise UserError(
+            f"labels '{path}' have no \"crs\" member and their coordinates are not lon/lat; "
+            "add a crs member or pass --labels-crs EPSG:<code>"
+        )
     return GEOJSON_DEFAULT_CRS
 
 

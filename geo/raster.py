@@ -3,6 +3,7 @@
 The raster always stays on disk: statistics come from a decimated read and pixels from windowed reads, so a
 20k x 20k scene never sits in memory whole.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,11 @@ from rasterio.windows import Window
 
 from cli.errors import UserError
 
-STATS_MAX_SIDE = 1024  # band statistics are computed on a read decimated to at most this many pixels per side
+GDAL_CACHE_MB = (
+    64  # GDAL's block cache defaults to 5% of RAM: capped so scanning a huge scene keeps memory flat
+)
+STATS_MAX_SIDE = 1024
+STATS_SAMPLE_GRID, STATS_SAMPLE_SIDE = 8, 128  # large scenes without overviews: 8 x 8 sample windows of 128 px  # band statistics are computed on a read decimated to at most this many pixels per side
 METERS_PER_DEGREE = 111_320.0
 
 
@@ -59,6 +64,11 @@ def parse_crs(text: str) -> CRS:
         raise UserError(f"'{text}' is not a coordinate reference system; give e.g. --crs EPSG:32616") from exc
 
 
+def gdal_env() -> rasterio.Env:
+    """The GDAL settings for reading scenes (a bounded block cache)."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024)  # rasterio passes bytes to GDAL
+
+
 def open_raster(path: str | Path) -> rasterio.DatasetReader:
     """Open a raster or raise a UserError that says why it cannot be read."""
     path = Path(path)
@@ -69,7 +79,9 @@ def open_raster(path: str | Path) -> rasterio.DatasetReader:
     try:
         return rasterio.open(path)
     except RasterioIOError as exc:
-        raise UserError(f"scene '{path}' is not a readable raster ({_first_line(exc)}); give a GeoTIFF") from exc
+        raise UserError(
+            f"scene '{path}' is not a readable raster ({_first_line(exc)}); give a GeoTIFF"
+        ) from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -87,48 +99,88 @@ def pixel_size_m(crs: CRS, transform: Affine, height: int) -> float:
 
 
 def band_stats(src: rasterio.DatasetReader, max_side: int = STATS_MAX_SIDE) -> list[dict[str, float]]:
-    """Per-band min, max, mean, 2nd and 98th percentile from a decimated read (nodata and NaN left out)."""
+    """Per-band min, max, mean, 2nd and 98th percentile (nodata and NaN left out).
+
+    Small scenes are read whole, scenes with overviews through a decimated read (served from the overviews),
+    large scenes without overviews from a grid of sample windows (a decimated read would decompress every block).
+    """
+    try:
+        if max(src.width, src.height) <= max_side or src.overviews(1):
+            values = _decimated_values(src, max_side)
+        else:
+            values = _sampled_values(src)
+    except RasterioIOError as exc:
+        raise UserError(
+            f"scene '{src.name}' cannot be read ({_first_line(exc)}); is the file truncated?"
+        ) from exc
+    return [_stats_of(v[np.isfinite(v)]) for v in values]
+
+
+def _decimated_values(src: rasterio.DatasetReader, max_side: int) -> list[np.ndarray]:
     scale = max(src.width, src.height) / max_side
     out_h = max(1, round(src.height / scale)) if scale > 1 else src.height
     out_w = max(1, round(src.width / scale)) if scale > 1 else src.width
-    try:
-        data = src.read(out_shape=(src.count, out_h, out_w), resampling=Resampling.nearest, masked=True)
-    except RasterioIOError as exc:
-        raise UserError(f"scene '{src.name}' cannot be read ({_first_line(exc)}); is the file truncated?") from exc
-    stats = []
-    for band in data:
-        values = np.asarray(band.compressed(), dtype=np.float64)
-        values = values[np.isfinite(values)]
-        stats.append(_stats_of(values))
-    return stats
+    data = src.read(out_shape=(src.count, out_h, out_w), resampling=Resampling.nearest, masked=True)
+    return [np.asarray(band.compressed(), dtype=np.float64) for band in data]
+
+
+def _sampled_values(src: rasterio.DatasetReader) -> list[np.ndarray]:
+    """Valid values of an evenly spaced grid of small windows (about a million pixels per band)."""
+    side = STATS_SAMPLE_SIDE
+    cols = np.linspace(0, max(0, src.width - side), STATS_SAMPLE_GRID).astype(int)
+    rows = np.linspace(0, max(0, src.height - side), STATS_SAMPLE_GRID).astype(int)
+    parts: list[list[np.ndarray]] = [[] for _ in range(src.count)]
+    for row in rows:
+        for col in cols:
+            window = Window(int(col), int(row), min(side, src.width), min(side, src.height))
+            for k, band in enumerate(src.read(window=window, masked=True)):
+                parts[k].append(np.asarray(band.compressed(), dtype=np.float64))
+    return [np.concatenate(p) for p in parts]
 
 
 def _stats_of(values: np.ndarray) -> dict[str, float]:
     if values.size == 0:
         return {"min": 0.0, "max": 0.0, "mean": 0.0, "p2": 0.0, "p98": 0.0}
     p2, p98 = np.percentile(values, [2, 98])
-    return {"min": float(values.min()), "max": float(values.max()), "mean": float(values.mean()),
-            "p2": float(p2), "p98": float(p98)}
+    return {
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "mean": float(values.mean()),
+        "p2": float(p2),
+        "p98": float(p98),
+    }
 
 
 def inspect_scene(path: str | Path, crs_override: str | None = None) -> SceneInfo:
     """Describe a scene; UserError for a missing, unreadable or CRS-less raster (unless ``crs_override``)."""
-    with open_raster(path) as src:
+    with gdal_env(), open_raster(path) as src:
         crs = parse_crs(crs_override) if crs_override else src.crs
         if crs is None:
-            raise UserError(f"scene '{path}' has no coordinate reference system; pass --crs EPSG:<code> to set one")
+            raise UserError(
+                f"scene '{path}' has no coordinate reference system; pass --crs EPSG:<code> to set one"
+            )
         if src.transform == Affine.identity():
-            raise UserError(f"scene '{path}' has no georeferencing (identity transform); give a georeferenced raster")
+            raise UserError(
+                f"scene '{path}' has no georeferencing (identity transform); give a georeferenced raster"
+            )
         t = src.transform
         return SceneInfo(
-            path=str(Path(path).resolve()), crs=crs_to_string(crs), transform=(t.a, t.b, t.c, t.d, t.e, t.f),
-            width=src.width, height=src.height, band_count=src.count, dtype=src.dtypes[0],
-            nodata=None if src.nodata is None else float(src.nodata), band_stats=band_stats(src),
+            path=str(Path(path).resolve()),
+            crs=crs_to_string(crs),
+            transform=(t.a, t.b, t.c, t.d, t.e, t.f),
+            width=src.width,
+            height=src.height,
+            band_count=src.count,
+            dtype=src.dtypes[0],
+            nodata=None if src.nodata is None else float(src.nodata),
+            band_stats=band_stats(src),
             pixel_size_m=pixel_size_m(crs, t, src.height),
         )
 
 
-def tile_windows(width: int, height: int, tile_size: int = 512, overlap: int = 0) -> list[tuple[int, int, int, int]]:
+def tile_windows(
+    width: int, height: int, tile_size: int = 512, overlap: int = 0
+) -> list[tuple[int, int, int, int]]:
     """Windows (col_off, row_off, w, h) covering the scene; tiles at the right and bottom edges may be smaller."""
     if tile_size <= 0:
         raise UserError(f"tile size must be positive, got {tile_size}")
@@ -151,11 +203,17 @@ def window_transform(scene_transform: Sequence[float], col_off: int, row_off: in
     return base @ Affine.translation(col_off, row_off)
 
 
-def read_window(path: str | Path, col_off: int, row_off: int, w: int, h: int,
-                band_stats: list[dict[str, float]] | None = None, nodata: float | None = None,
-                ) -> tuple[np.ndarray, np.ndarray]:
+def read_window(
+    path: str | Path,
+    col_off: int,
+    row_off: int,
+    w: int,
+    h: int,
+    band_stats: list[dict[str, float]] | None = None,
+    nodata: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of one window as float32 HxWxC in [0, 1] (per-band p2/p98 stretch) and a bool HxW valid mask."""
-    with open_raster(path) as src:
+    with gdal_env(), open_raster(path) as src:
         window = Window(col_off, row_off, w, h)
         data = src.read(window=window).astype(np.float32)
         nodata = src.nodata if nodata is None else nodata
@@ -166,7 +224,9 @@ def read_window(path: str | Path, col_off: int, row_off: int, w: int, h: int,
     return image, valid
 
 
-def valid_mask(src: rasterio.DatasetReader, data: np.ndarray, window: Window, nodata: float | None) -> np.ndarray:
+def valid_mask(
+    src: rasterio.DatasetReader, data: np.ndarray, window: Window, nodata: float | None
+) -> np.ndarray:
     """HxW True where a pixel has data: not nodata in every band, finite, and inside the dataset mask."""
     finite = np.all(np.isfinite(data), axis=0)
     if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
@@ -208,13 +268,28 @@ def display_rgb(image: np.ndarray) -> np.ndarray:
     return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def write_geotiff(path: str | Path, array: np.ndarray, crs: Any, transform: Sequence[float] | Affine,
-                  nodata: float | None = None, compress: str = "deflate") -> Path:
+def write_geotiff(
+    path: str | Path,
+    array: np.ndarray,
+    crs: Any,
+    transform: Sequence[float] | Affine,
+    nodata: float | None = None,
+    compress: str = "deflate",
+) -> Path:
     """Write a CxHxW (or HxW) array as a GeoTIFF with the given CRS and transform."""
     data = array[None] if array.ndim == 2 else array
     transform = transform if isinstance(transform, Affine) else Affine(*list(transform)[:6])
-    profile = {"driver": "GTiff", "count": data.shape[0], "height": data.shape[1], "width": data.shape[2],
-               "dtype": data.dtype.name, "crs": crs, "transform": transform, "nodata": nodata, "compress": compress}
+    profile = {
+        "driver": "GTiff",
+        "count": data.shape[0],
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "dtype": data.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "compress": compress,
+    }
     path = Path(path)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)

@@ -6,6 +6,7 @@ ground texture, roads with sidewalks, cast shadows on the side away from the sun
 and tile texture, and trees that partly cover roofs. Labels (one polygon per building, even where buildings touch)
 are written as GeoJSON in the scene's UTM CRS.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,18 +16,31 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import shapely
 from rasterio import features
 from rasterio.transform import Affine
 from scipy import ndimage
-import shapely
 from shapely import STRtree, affinity
 from shapely.geometry import Point, Polygon, box, mapping
 from shapely.ops import unary_union
 
-ROOF_COLOURS = np.array([
-    [150, 70, 55], [170, 95, 70], [120, 60, 50], [95, 95, 100], [70, 72, 78], [135, 135, 130],
-    [185, 180, 170], [210, 205, 195], [110, 90, 75], [80, 95, 110], [160, 150, 120], [60, 60, 62],
-], dtype=np.float32)
+ROOF_COLOURS = np.array(
+    [
+        [150, 70, 55],
+        [170, 95, 70],
+        [120, 60, 50],
+        [95, 95, 100],
+        [70, 72, 78],
+        [135, 135, 130],
+        [185, 180, 170],
+        [210, 205, 195],
+        [110, 90, 75],
+        [80, 95, 110],
+        [160, 150, 120],
+        [60, 60, 62],
+    ],
+    dtype=np.float32,
+)
 GRASS, DIRT = np.array([88, 112, 62], np.float32), np.array([150, 138, 112], np.float32)
 ASPHALT, SIDEWALK = np.array([92, 92, 96], np.float32), np.array([168, 165, 158], np.float32)
 
@@ -59,13 +73,23 @@ def _rect(x0: float, y0: float, x1: float, y1: float) -> Polygon:
 
 # ---------------------------------------------------------------- layout (local metres, streets along the axes)
 
-def _terrace_row(rng: np.random.Generator, x0: float, x1: float, y_front: float, depth: float, sign: int,
-                 colour: np.ndarray) -> list[Building]:
+
+def _terrace_row(
+    rng: np.random.Generator,
+    x0: float,
+    x1: float,
+    y_front: float,
+    depth: float,
+    sign: int,
+    colour: np.ndarray,
+) -> list[Building]:
     """Row houses along one street front, sharing side walls; the roof ridge runs along the row."""
     houses, x = [], x0
     roof = "gable" if rng.random() < 0.7 else "flat"
     height = rng.uniform(6, 10)
-    jitter = float(rng.choice([3.0, 6.0, 12.0]))  # some rows look uniform, so walls must be found by other cues
+    jitter = float(
+        rng.choice([3.0, 6.0, 12.0])
+    )  # some rows look uniform, so walls must be found by other cues
     while x < x1 - 4.0:
         width = min(rng.uniform(4.5, 8.5), x1 - x)
         d = depth - (rng.uniform(0.0, 2.0) if rng.random() < 0.3 else 0.0)
@@ -109,7 +133,7 @@ def _house(rng, cx: float, cy: float, lot_w: float, lot_d: float) -> Building:
     else:
         rects, kind = [_rect(cx - w / 2, cy - d / 2, cx + w / 2, cy + d / 2)], "detached"
     angle = rng.uniform(-6, 6)
-    turn = lambda g: affinity.rotate(g, angle, origin=(cx, cy))  # noqa: E731
+    turn = lambda g: affinity.rotate(g, angle, origin=(cx, cy))
     outline = turn(unary_union(rects)) if len(rects) > 1 else None
     return Building([Part(turn(r), roof) for r in rects], kind, rng.uniform(4, 8), colour, outline)
 
@@ -121,8 +145,10 @@ def _semi_detached(rng, cx: float, cy: float, lot_w: float, lot_d: float) -> lis
     height = rng.uniform(5, 8)
     left = _rect(cx - w, cy - d / 2, cx, cy + d / 2)
     right = _rect(cx, cy - d / 2 + rng.choice([0.0, 1.0]), cx + w, cy + d / 2)
-    return [Building([Part(r, "gable")], "semi_detached", height, colour + rng.normal(0, 8, 3).astype(np.float32))
-            for r in (left, right)]
+    return [
+        Building([Part(r, "gable")], "semi_detached", height, colour + rng.normal(0, 8, 3).astype(np.float32))
+        for r in (left, right)
+    ]
 
 
 def _detached_block(rng, bx0, by0, bx1, by1) -> list[Building]:
@@ -136,8 +162,11 @@ def _detached_block(rng, bx0, by0, bx1, by1) -> list[Building]:
             if rng.random() < 0.12:
                 continue
             cx, cy = bx0 + (i + 0.5) * lot_w, by0 + (j + 0.5) * lot_d
-            out.extend(_semi_detached(rng, cx, cy, lot_w, lot_d) if rng.random() < 0.25
-                       else [_house(rng, cx, cy, lot_w, lot_d)])
+            out.extend(
+                _semi_detached(rng, cx, cy, lot_w, lot_d)
+                if rng.random() < 0.25
+                else [_house(rng, cx, cy, lot_w, lot_d)]
+            )
     return out
 
 
@@ -151,8 +180,12 @@ def _large_block(rng, bx0, by0, bx1, by1) -> list[Building]:
         rects = [_rect(x0, y0, split, y1), _rect(split, y0 + rng.uniform(0, 4), x1, y1 - rng.uniform(0, 4))]
     else:
         rects = [_rect(x0, y0, x1, y1 - rng.uniform(0, (y1 - y0) / 3))]
-    return [Building([Part(r, "flat")], "large", rng.uniform(8, 20), colour + rng.normal(0, 12, 3).astype(np.float32))
-            for r in rects]
+    return [
+        Building(
+            [Part(r, "flat")], "large", rng.uniform(8, 20), colour + rng.normal(0, 12, 3).astype(np.float32)
+        )
+        for r in rects
+    ]
 
 
 @dataclass
@@ -167,8 +200,10 @@ def _layout(rng: np.random.Generator, half: float) -> Layout:
     """Street grid over [-half, half]^2 (metres) with a block type drawn per block."""
     road_w = rng.uniform(6, 10)
     block_w, block_d = rng.uniform(45, 80), rng.uniform(30, 48)
-    xs = np.arange(-half + rng.uniform(0, block_w), half, block_w + road_w)
-    ys = np.arange(-half + rng.uniform(0, block_d), half, block_d + road_w)
+    xs = np.arange(
+        -half - rng.uniform(0, block_w + road_w), half, block_w + road_w
+    )  # road x, block to its right
+    ys = np.arange(-half - rng.uniform(0, block_d + road_w), half, block_d + road_w)
     roads = [_rect(x - road_w, -half, x, half) for x in xs] + [_rect(-half, y - road_w, half, y) for y in ys]
     sidewalks = [r.buffer(1.6, join_style="mitre") for r in roads]
     buildings, parks = [], []
@@ -203,6 +238,7 @@ def _without_overlaps(buildings: list[Building]) -> list[Building]:
 
 # ---------------------------------------------------------------- rendering (pixel space, rasterio convention)
 
+
 def _to_pixels(geom, size: int, pixel_size: float, angle: float):
     """Local metres (y up, origin at scene centre) -> pixel coordinates (x right, y down), rotated by ``angle``."""
     c, s = math.cos(angle) / pixel_size, math.sin(angle) / pixel_size
@@ -222,7 +258,9 @@ def _burn(shapes, size: int, dtype="int32") -> np.ndarray:
     shapes = [(g, v) for g, v in shapes if not g.is_empty]
     if not shapes:
         return np.zeros((size, size), dtype=dtype)
-    return features.rasterize(shapes, out_shape=(size, size), transform=Affine.identity(), fill=0, dtype=dtype)
+    return features.rasterize(
+        shapes, out_shape=(size, size), transform=Affine.identity(), fill=0, dtype=dtype
+    )
 
 
 def _ground(rng, size: int) -> np.ndarray:
@@ -237,8 +275,8 @@ def _paint_roads(img, rng, layout, size, to_px) -> None:
     walk = _burn([(to_px(g), 1) for g in layout.sidewalks], size) > 0
     road = _burn([(to_px(g), 1) for g in layout.roads], size) > 0
     grain = (1 + 0.05 * _noise(rng, (size, size), 3))[..., None]
-    img[walk] = (SIDEWALK * grain[walk])
-    img[road] = (ASPHALT * grain[road])
+    img[walk] = SIDEWALK * grain[walk]
+    img[road] = ASPHALT * grain[road]
 
 
 def _paint_shadows(img, buildings_px, heights, offset_px: np.ndarray, size: int) -> None:
@@ -254,8 +292,11 @@ def _paint_shadows(img, buildings_px, heights, offset_px: np.ndarray, size: int)
 
 def _paint_roofs(img, rng, buildings, parts_px, size, pixel_size, sun: np.ndarray) -> None:
     """Roof colour per building, gable halves lit differently, a bright ridge, tile stripes and eave lines."""
-    flat_parts = [(rect, b_i, p.roof) for b_i, (b, rects) in enumerate(zip(buildings, parts_px))
-                  for p, rect in zip(b.parts, rects)]
+    flat_parts = [
+        (rect, b_i, p.roof)
+        for b_i, (b, rects) in enumerate(zip(buildings, parts_px))
+        for p, rect in zip(b.parts, rects)
+    ]
     ids = _burn([(rect, k + 1) for k, (rect, _, _) in enumerate(flat_parts)], size)
     rows, cols = np.nonzero(ids)
     if rows.size == 0:
@@ -264,9 +305,13 @@ def _paint_roofs(img, rng, buildings, parts_px, size, pixel_size, sun: np.ndarra
     colour = np.stack([buildings[b].colour for _, b, _ in flat_parts])[k]
     shade = np.ones(k.size, np.float32)
     along = [p.ridge_along_row for b in buildings for p in b.parts]
-    ridge_info = np.array([_ridge(rect, a) for (rect, _, _), a in zip(flat_parts, along)], np.float32)  # cx, cy, nx, ny, half_width
+    ridge_info = np.array(
+        [_ridge(rect, a) for (rect, _, _), a in zip(flat_parts, along)], np.float32
+    )  # cx, cy, nx, ny, half_width
     gable = np.array([roof == "gable" for _, _, roof in flat_parts])[k]
-    d = (cols + 0.5 - ridge_info[k, 0]) * ridge_info[k, 2] + (rows + 0.5 - ridge_info[k, 1]) * ridge_info[k, 3]
+    d = (cols + 0.5 - ridge_info[k, 0]) * ridge_info[k, 2] + (rows + 0.5 - ridge_info[k, 1]) * ridge_info[
+        k, 3
+    ]
     facing = np.sign(d) * (ridge_info[k, 2] * sun[0] + ridge_info[k, 3] * sun[1])
     shade[gable] = np.where(facing[gable] > 0, 1.12, 0.82)
     stripes = 1 + 0.05 * np.sin(2 * np.pi * d * pixel_size / 0.45)
@@ -320,8 +365,10 @@ def _trees(rng, layout_px_buildings, size, pixel_size) -> list[Polygon]:
             edge = b.exterior.interpolate(rng.random(), normalized=True)
             cx, cy = edge.x, edge.y
         r = rng.uniform(1.5, 5.0) / pixel_size
-        blobs = [Point(cx + dx, cy + dy).buffer(r * rng.uniform(0.6, 0.9), 12)
-                 for dx, dy in rng.normal(0, r * 0.3, (3, 2))]
+        blobs = [
+            Point(cx + dx, cy + dy).buffer(r * rng.uniform(0.6, 0.9), 12)
+            for dx, dy in rng.normal(0, r * 0.3, (3, 2))
+        ]
         crowns.append(unary_union(blobs))
     return crowns
 
@@ -341,6 +388,7 @@ def _paint_trees(img, rng, crowns, offset_px, size) -> None:
 
 # ---------------------------------------------------------------- scene
 
+
 def _scene_grid(rng: np.random.Generator, size: int, pixel_size: float) -> tuple[str, Affine]:
     zone = int(rng.integers(10, 19))
     x0 = float(np.round(rng.uniform(300_000, 700_000 - size * pixel_size), 1))
@@ -356,7 +404,7 @@ def render_scene(seed: int, index: int = 0, size: int = 512, pixel_size: float |
     angle = rng.uniform(0, math.pi)
     half = size * pixel_size * 0.75
     layout = _layout(rng, half)
-    to_px = lambda g: _to_pixels(g, size, pixel_size, angle)  # noqa: E731
+    to_px = lambda g: _to_pixels(g, size, pixel_size, angle)
     frame = box(0, 0, size, size)
     buildings = [b for b in layout.buildings if to_px(b.footprint).intersects(frame)]
     parts_px = [[to_px(p.rect) for p in b.parts] for b in buildings]
@@ -376,7 +424,9 @@ def render_scene(seed: int, index: int = 0, size: int = 512, pixel_size: float |
         if clipped.geom_type != "Polygon" and hasattr(clipped, "geoms"):
             clipped = max(clipped.geoms, key=lambda g: g.area if g.geom_type == "Polygon" else 0.0)
         if clipped.geom_type == "Polygon" and clipped.area >= 12:
-            labels.append((clipped, {"kind": b.kind, "roof": b.parts[0].roof, "height_m": round(b.height_m, 1)}))
+            labels.append(
+                (clipped, {"kind": b.kind, "roof": b.parts[0].roof, "height_m": round(b.height_m, 1)})
+            )
     return np.clip(img, 0, 255).astype(np.uint8), labels, crs, transform
 
 
@@ -385,23 +435,40 @@ def _label_collection(labels, crs: str, transform: Affine) -> dict:
     feats = []
     for i, (poly, props) in enumerate(labels):
         world = mapping(affinity.affine_transform(poly, to_world))
-        geom = {"type": "Polygon",
-                "coordinates": [[[round(x, 3), round(y, 3)] for x, y in ring] for ring in world["coordinates"]]}
-        feats.append({"type": "Feature", "id": i, "properties": {"building_id": i, **props}, "geometry": geom})
+        geom = {
+            "type": "Polygon",
+            "coordinates": [[[round(x, 3), round(y, 3)] for x, y in ring] for ring in world["coordinates"]],
+        }
+        feats.append(
+            {"type": "Feature", "id": i, "properties": {"building_id": i, **props}, "geometry": geom}
+        )
     epsg = crs.split(":")[1]
-    return {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}},
-            "features": feats}
+    return {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}},
+        "features": feats,
+    }
 
 
-def make_scene(out_dir: str | Path, seed: int, index: int = 0, size: int = 512,
-               pixel_size: float | None = None) -> tuple[Path, Path]:
+def make_scene(
+    out_dir: str | Path, seed: int, index: int = 0, size: int = 512, pixel_size: float | None = None
+) -> tuple[Path, Path]:
     """Write ``scene_{index:03d}.tif`` (RGB uint8 GeoTIFF) and ``scene_{index:03d}.geojson`` (labels, scene CRS)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     img, labels, crs, transform = render_scene(seed, index, size, pixel_size)
     tif, geojson = out_dir / f"scene_{index:03d}.tif", out_dir / f"scene_{index:03d}.geojson"
-    profile = {"driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8", "crs": crs,
-               "transform": transform, "compress": "deflate", "photometric": "RGB"}
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": crs,
+        "transform": transform,
+        "compress": "deflate",
+        "photometric": "RGB",
+    }
     if size % 16 == 0 and size >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     with rasterio.open(tif, "w", **profile) as dst:

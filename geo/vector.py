@@ -1,4 +1,5 @@
 """Vector helpers: reprojection between a scene CRS and lon/lat, RFC 7946 orientation, GeoJSON text."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -93,7 +94,28 @@ def polygon_parts(geom: BaseGeometry) -> list[Polygon]:
 
 def lonlat_record(geom: BaseGeometry, crs: Any) -> dict[str, Any]:
     """Storage columns for a footprint: RFC 7946 GeoJSON text in lon/lat plus its bounding box."""
-    lonlat = rfc7946(to_lonlat(geom, crs))
-    min_lon, min_lat, max_lon, max_lat = lonlat.bounds
-    return {"geometry": geometry_to_json(lonlat), "min_lon": min_lon, "min_lat": min_lat,
-            "max_lon": max_lon, "max_lat": max_lat}
+    return lonlat_records([geom], crs)[0]
+
+
+def lonlat_records(geoms: list[BaseGeometry], crs: Any, precision: int = 8) -> list[dict[str, Any]]:
+    """``lonlat_record`` for many geometries at once (one reprojection call, vectorised GEOS work)."""
+    if not geoms:
+        return []
+    array = np.asarray(geoms, dtype=object)
+    src = _crs_key(crs)
+    if src != LONLAT:
+        transformer = _transformer(src, LONLAT)
+
+        def _apply(coords: np.ndarray) -> np.ndarray:
+            x, y = transformer.transform(coords[:, 0], coords[:, 1])
+            return np.column_stack([x, y])
+
+        array = shapely.transform(array, _apply)
+    array = shapely.orient_polygons(
+        shapely.transform(array, lambda c: np.round(c, precision)), exterior_cw=False
+    )
+    texts, bounds = shapely.to_geojson(array), shapely.bounds(array)
+    return [
+        {"geometry": text, "min_lon": b[0], "min_lat": b[1], "max_lon": b[2], "max_lat": b[3]}
+        for text, b in zip(texts.tolist(), bounds.tolist())
+    ]

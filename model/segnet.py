@@ -29,6 +29,7 @@ PRESETS = {
 }
 DEFAULT_PRESET = "light"
 INPUT_MULTIPLE = 32
+BN_MOMENTUM = 0.9  # moving statistics settle within tens of steps: short CPU runs and fine-tuning
 
 
 @keras.saving.register_keras_serializable(package="footprints")
@@ -88,7 +89,7 @@ def resolve_preset(preset: str, width: int | None = None, depth: int | None = No
 
 def _conv(x, filters: int, name: str):
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 

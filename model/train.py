@@ -67,10 +67,27 @@ def _initial_model(state, ckpt: Path, base_model_path, bands: int, preset: str, 
         return keras.models.load_model(ckpt, compile=True), True
     if base_model_path:
         model = keras.models.load_model(base_model_path, compile=False)
-        if model_head(model) != head:
-            raise ValueError(f"base model has head '{model_head(model)}', not '{head}'")
-        return model, False
+        if model_head(model) == head:
+            return model, False
+        fresh = build_segnet(bands, preset, head, width=width, depth=depth)
+        transfer_weights(model, fresh)  # another head: keep the trained encoder and decoder
+        return fresh, False
     return build_segnet(bands, preset, head, width=width, depth=depth), False
+
+
+def transfer_weights(source, target) -> int:
+    """Copy weights layer by layer (same name, same shapes); returns how many layers were copied."""
+    by_name = {layer.name: layer for layer in source.layers}
+    copied = 0
+    for layer in target.layers:
+        other = by_name.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        weights = other.get_weights()
+        if [w.shape for w in weights] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(weights)
+            copied += 1
+    return copied
 
 
 def _pixel_iou(model, images: np.ndarray, targets: np.ndarray, head: str, batch_size: int) -> float:

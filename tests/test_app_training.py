@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from db import jobs
 from db.session import transaction
-from test_worker_support import tiny_project, unlabel
+from test_worker_support import review_tiles, tiny_base_version, tiny_project, unlabel
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "training.py")
 
@@ -20,14 +21,21 @@ def _running_job(project_id: int) -> int:
     with transaction() as session:
         jobs.claim_next(session, "w-test")
         jobs.set_progress(session, job_id, {"epoch": 1, "epochs": 3, "batch": 2, "n_batches": 4, "loss": 0.25,
+                                            "batch_losses": [[1, 0.3], [2, 0.25]],
                                             "eta_s": 42})
         jobs.append_history(session, job_id, {"epoch": 1, "loss": 0.5, "val_loss": 0.6, "val_pixel_iou": 0.3})
         jobs.append_log(session, job_id, "epoch 1 finished")
     return job_id
 
 
+@pytest.fixture(autouse=True)
+def no_local_worker(monkeypatch):
+    """These tests drive the pages alone; no background worker may pick up the jobs they queue."""
+    monkeypatch.setenv("FOOTPRINTS_NO_LOCAL_WORKER", "1")
+
+
 def test_page_shows_live_progress_and_cancels(data_home, tmp_path):
-    project_id, _ = tiny_project(tmp_path, seed=2)
+    project_id, _ = tiny_project(tmp_path)
     job_id = _running_job(project_id)
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
@@ -35,6 +43,7 @@ def test_page_shows_live_progress_and_cancels(data_home, tmp_path):
     assert "Epoch 1 of 3" in texts and any("Batch 2 of 4" in t and "0.2500" in t for t in texts)
     assert any("About 42 s left" in c.value for c in at.caption)
     assert "epoch 1 finished" in at.code[0].value
+    assert len(at.get("vega_lite_chart")) == 3  # live batch loss, epoch losses, epoch validation metrics
     assert at.subheader[0].value == f"Job {job_id}: running"
     at.button(key=f"cancel_{job_id}").click().run()
     with transaction() as session:
@@ -43,7 +52,7 @@ def test_page_shows_live_progress_and_cancels(data_home, tmp_path):
 
 
 def test_retrain_without_reviewed_tiles_is_refused(data_home, tmp_path):
-    _, tiles = tiny_project(tmp_path, seed=2)
+    _, tiles = tiny_project(tmp_path)
     unlabel(tiles)
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.button(key="retrain").click().run()
@@ -54,4 +63,22 @@ def test_retrain_without_reviewed_tiles_is_refused(data_home, tmp_path):
 
 def test_page_without_projects_says_what_to_do(data_home):
     at = AppTest.from_file(PAGE, default_timeout=30).run()
-    assert not at.exception and "ingest scenes first" in at.info[0].value
+    assert not at.exception and "No project yet" in at.info[0].value
+
+
+def test_retrain_button_queues_a_job_that_survives_a_reload(data_home, tmp_path):
+    _, tiles = tiny_project(tmp_path)
+    unlabel(tiles)
+    review_tiles(tiles[:2])
+    tiny_base_version(tmp_path)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.button(key="retrain").click().run()
+    assert at.success[0].value.startswith("Queued retrain job")
+    with transaction() as session:
+        (job,) = jobs.list_jobs(session)
+        chosen = sorted(job.params["train_tile_ids"] + job.params["val_tile_ids"])
+        assert (job.status, job.params["epochs"], chosen) == ("queued", 3, tiles[:2])
+    reloaded = AppTest.from_file(PAGE, default_timeout=30).run()  # a new browser session reads it back
+    assert reloaded.subheader[0].value == f"Job {job.id}: queued"
+    assert "2 reviewed tiles" in " ".join(c.value for c in reloaded.caption)

@@ -1,4 +1,5 @@
 """Export: Atlanta round trip, RFC 7946 rules, properties, filters, GeoPackage, flat memory."""
+
 from __future__ import annotations
 
 import io
@@ -51,13 +52,16 @@ def test_rfc7946_geometry_and_properties(data_home, tmp_path):
         session.add(version)
         session.flush()
         when = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
-        session.execute(update(Footprint).where(Footprint.id == ids[0]).values(
-            model_version_id=version.id, score=0.87, reviewer="ana", reviewed_at=when, source="model"))
+        session.execute(
+            update(Footprint)
+            .where(Footprint.id == ids[0])
+            .values(model_version_id=version.id, score=0.87, reviewer="ana", reviewed_at=when, source="model")
+        )
         session.execute(update(Footprint).where(Footprint.id == ids[1]).values(status="rejected"))
         session.execute(update(Footprint).where(Footprint.id == ids[2]).values(status="deleted"))
         data = json.loads(export_geojson_bytes(session, 1))
     features = data["features"]
-    assert data["type"] == "FeatureCollection" and len(features) == 42  # deleted left out by default
+    assert data["type"] == "FeatureCollection" and len(features) == 41  # rejected, deleted left out
     first = features[0]
     assert tuple(first["properties"]) == PROPERTIES
     assert first["properties"]["model_version"] == "segnet-v7" and first["properties"]["reviewer"] == "ana"
@@ -75,21 +79,26 @@ def test_status_tile_and_scene_filters(data_home, tmp_path, capsys):
         first_tile = session.scalar(select(Tile.id).order_by(Tile.id))
         session.execute(update(Footprint).where(Footprint.tile_id == first_tile).values(status="rejected"))
         rejected = session.scalar(select(Footprint.id).where(Footprint.status == "rejected").limit(1))
-        in_tile = len(json.loads(export_geojson_bytes(session, 1, tile_id=first_tile))["features"])
+        in_tile = len(json.loads(export_geojson_bytes(session, 1, status="rejected", tile_id=first_tile))["features"])
+        assert json.loads(export_geojson_bytes(session, 1, tile_id=first_tile))["features"] == []  # default
         assert len(json.loads(export_geojson_bytes(session, 1, scene_id=999))["features"]) == 0
     out = tmp_path / "accepted.geojson"
     assert main(["export", "--project", "atl", "--out", str(out), "--status", "accepted", "--json"]) == 0
     accepted = json.loads(out.read_text())["features"]
     assert 0 < in_tile and len(accepted) == 43 - in_tile
     assert rejected not in {f["id"] for f in accepted}
+    assert main(["export", "--project", "atl", "--out", str(out), "--status", "all"]) == 0
+    assert len(json.loads(out.read_text())["features"]) == 43
     assert main(["export", "--project", "atl", "--out", str(out), "--status", "bogus"]) == 2
     assert "unknown status" in capsys.readouterr().err
 
 
 def test_clockwise_or_invalid_stored_geometry_is_fixed_on_export(data_home):
     ingest([ATLANTA_TIF], [ATLANTA_GEOJSON], project="atl")
-    clockwise = '{"type":"Polygon","coordinates":[[[-84.48,33.63],[-84.48,33.631],[-84.479,33.631],' \
-                '[-84.479,33.63],[-84.48,33.63]]]}'
+    clockwise = (
+        '{"type":"Polygon","coordinates":[[[-84.48,33.63],[-84.48,33.631],[-84.479,33.631],'
+        "[-84.479,33.63],[-84.48,33.63]]]}"
+    )
     with transaction() as session:
         session.execute(update(Footprint).where(Footprint.id == 1).values(geometry=clockwise))
         buffer = io.StringIO()
@@ -110,10 +119,22 @@ def test_gpkg_export(data_home, tmp_path, capsys):
 
 def add_footprints(n: int) -> None:
     """n copies of a small square in tile 1, inserted in bulk."""
-    geometry = '{"type":"Polygon","coordinates":[[[-84.48,33.63],[-84.479,33.63],[-84.479,33.631],' \
-               '[-84.48,33.631],[-84.48,33.63]]]}'
-    row = {"tile_id": 1, "geometry": geometry, "min_lon": -84.48, "min_lat": 33.63, "max_lon": -84.479,
-           "max_lat": 33.631, "source": "model", "status": "pending", "score": 0.5, "version": 1}
+    geometry = (
+        '{"type":"Polygon","coordinates":[[[-84.48,33.63],[-84.479,33.63],[-84.479,33.631],'
+        "[-84.48,33.631],[-84.48,33.63]]]}"
+    )
+    row = {
+        "tile_id": 1,
+        "geometry": geometry,
+        "min_lon": -84.48,
+        "min_lat": 33.63,
+        "max_lon": -84.479,
+        "max_lat": 33.631,
+        "source": "model",
+        "status": "pending",
+        "score": 0.5,
+        "version": 1,
+    }
     with transaction() as session:
         session.execute(insert(Footprint), [row] * n)
 

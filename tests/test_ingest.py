@@ -1,4 +1,5 @@
 """Ingest: real Atlanta scene, synthetic scenes, nodata tiles, re-ingest, labels in other CRSs and MultiPolygons."""
+
 from __future__ import annotations
 
 import json
@@ -26,17 +27,26 @@ def counts() -> tuple[int, int, int]:
         return tuple(session.scalar(select(func.count()).select_from(t)) for t in (Scene, Tile, Footprint))
 
 
-def small_scene(path: Path, size: int = 64, bands: int = 1, dtype: str = "uint16", nodata: float | None = 0,
-                crs: str | None = "EPSG:32616") -> Path:
+def small_scene(
+    path: Path,
+    size: int = 64,
+    bands: int = 1,
+    dtype: str = "uint16",
+    nodata: float | None = 0,
+    crs: str | None = "EPSG:32616",
+) -> Path:
     rng = np.random.default_rng(0)
     data = rng.integers(100, 4000, (bands, size, size)).astype(dtype)
     return write_geotiff(path, data, crs, UTM, nodata=nodata)
 
 
 def write_labels(path: Path, geometries: list[dict], crs: str | None = "EPSG:32616") -> Path:
-    collection = {"type": "FeatureCollection",
-                  "features": [{"type": "Feature", "id": i, "properties": {}, "geometry": g}
-                               for i, g in enumerate(geometries)]}
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": i, "properties": {}, "geometry": g} for i, g in enumerate(geometries)
+        ],
+    }
     if crs:
         collection["crs"] = {"type": "name", "properties": {"name": crs}}
     path.write_text(json.dumps(collection))
@@ -94,8 +104,10 @@ def test_all_nodata_tiles_are_skipped_and_their_labels_counted(data_home, tmp_pa
 
 
 def test_band_counts_and_dtypes(data_home, tmp_path):
-    paths = [small_scene(tmp_path / f"s{b}_{d}.tif", bands=b, dtype=d, nodata=None)
-             for b, d in [(1, "uint8"), (3, "uint16"), (4, "float32"), (8, "uint16")]]
+    paths = [
+        small_scene(tmp_path / f"s{b}_{d}.tif", bands=b, dtype=d, nodata=None)
+        for b, d in [(1, "uint8"), (3, "uint16"), (4, "float32"), (8, "uint16")]
+    ]
     result = ingest(paths, project="bands", tile_size=32)
     assert result["scenes"] == 4 and result["tiles"] == 16
     with transaction() as session:
@@ -161,3 +173,50 @@ def test_synthetic_scenes_keep_every_building(data_home, tmp_path):
     result = ingest([t for t, _ in pairs], [g for _, g in pairs], project="synth", tile_size=128)
     expected = sum(len(json.loads(g.read_text())["features"]) for _, g in pairs)
     assert result["labels"] == expected and result["tiles"] == 8
+
+
+def test_geographic_scene_with_utm_labels(data_home, tmp_path):
+    from geo.vector import to_lonlat
+
+    lonlat_grid = Affine(0.000005, 0, -84.48, 0, -0.000005, 33.64)  # about 0.5 m pixels in Atlanta
+    write_geotiff(tmp_path / "geo.tif", np.full((3, 64, 64), 120, np.uint8), "EPSG:4326", lonlat_grid)
+    x0, y1 = lonlat_grid @ (5, 5)
+    x1, y0 = lonlat_grid @ (20, 20)
+    utm = reproject(box(x0, y0, x1, y1), "EPSG:4326", "EPSG:32616")
+    labels = write_labels(tmp_path / "utm.geojson", [mapping(utm)], crs="EPSG:32616")
+    result = ingest([tmp_path / "geo.tif"], [labels], project="geo", tile_size=32)
+    assert result["labels"] == 1 and result["tiles"] == 4
+    with transaction() as session:
+        scene = session.scalar(select(Scene))
+        stored = geometry_from_json(session.scalar(select(Footprint.geometry)))
+    assert scene.crs == "EPSG:4326" and 0.4 < scene.pixel_size_m < 0.6
+    assert stored.symmetric_difference(to_lonlat(utm, "EPSG:32616")).area < 1e-12
+
+
+def test_float_scene_with_nan_nodata(data_home, tmp_path):
+    data = np.random.default_rng(2).random((2, 64, 64)).astype("float32")
+    data[:, :32, :] = np.nan
+    path = write_geotiff(tmp_path / "f.tif", data, "EPSG:32616", UTM, nodata=float("nan"))
+    result = ingest([path], project="float", tile_size=32)
+    assert result["tiles"] == 2 and result["skipped"]["nodata_tiles"] == 2
+    from geo.raster import read_window
+
+    image, valid = read_window(path, 0, 16, 32, 32)
+    assert valid[:16].sum() == 0 and valid[16:].all() and np.isfinite(image).all()
+
+
+def test_tile_instances_include_buildings_crossing_from_neighbour_tiles(data_home, tmp_path):
+    from db.queries import tile_polygons
+    from geo.tiles import tile_instances
+
+    scene = small_scene(tmp_path / "s.tif")
+    labels = write_labels(tmp_path / "cross.geojson", [utm_box(10, 10, 40, 20), utm_box(2, 40, 8, 46)])
+    ingest([scene], [labels], project="cross", tile_size=32)
+    with transaction() as session:
+        scene_row = session.scalar(select(Scene))
+        right = session.scalar(select(Tile).where(Tile.col_off == 32, Tile.row_off == 0))
+        own = tile_polygons(session, right, neighbours=False)
+        near = tile_polygons(session, right, status="accepted", source="label")
+        ids = tile_instances(scene_row, right, [f.geometry for f in near])
+    assert own == [] and len(near) == 1  # the long building is assigned to the left tile
+    assert (ids == 1).sum() == 8 * 10  # columns 32..39, rows 10..19 of the scene

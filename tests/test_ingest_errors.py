@@ -1,4 +1,5 @@
 """Bad input to `footprints ingest`: a one-line reason, exit code 2 and not one row changed."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ GRID = Affine(0.5, 0, 733_601.0, 0, -0.5, 3_725_139.0)
 def snapshot() -> dict[str, list[tuple]]:
     """Every row of every table."""
     with transaction() as session:
-        return {name: [tuple(r) for r in session.execute(select(table)).all()]
-                for name, table in Base.metadata.tables.items()}
+        return {
+            name: [tuple(r) for r in session.execute(select(table)).all()]
+            for name, table in Base.metadata.tables.items()
+        }
 
 
 @pytest.fixture()
@@ -44,9 +47,15 @@ def square(c0: float, r0: float, c1: float, r1: float) -> dict:
 
 
 def labels_file(path: Path, geometries: list[dict], crs: str = "EPSG:32616") -> Path:
-    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": crs}},
-                                "features": [{"type": "Feature", "properties": {}, "geometry": g}
-                                             for g in geometries]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": crs}},
+                "features": [{"type": "Feature", "properties": {}, "geometry": g} for g in geometries],
+            }
+        )
+    )
     return path
 
 
@@ -92,33 +101,62 @@ def test_raster_without_crs_needs_crs_option(baseline, tmp_path, capsys):
 def test_labels_not_json(baseline, tmp_path, capsys):
     bad = tmp_path / "bad.geojson"
     bad.write_text('{"type": "FeatureCollection", "features": [')
-    fails(["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(bad), "--project", "p"], capsys,
-          "not valid JSON", "line 1")
+    fails(
+        ["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(bad), "--project", "p"],
+        capsys,
+        "not valid JSON",
+        "line 1",
+    )
     assert snapshot() == baseline
 
 
 def test_labels_json_but_not_geojson(baseline, tmp_path, capsys):
     bad = tmp_path / "list.geojson"
     bad.write_text("[1, 2, 3]")
-    fails(["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(bad), "--project", "p"], capsys,
-          "not GeoJSON")
+    fails(
+        ["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(bad), "--project", "p"],
+        capsys,
+        "not GeoJSON",
+    )
     assert snapshot() == baseline
 
 
 def test_non_polygon_geometries(baseline, tmp_path, capsys):
     (x, y) = GRID @ (5, 5)
-    labels = labels_file(tmp_path / "lines.geojson", [
-        square(2, 2, 8, 8), {"type": "LineString", "coordinates": [[x, y], [x + 3, y + 3]]},
-        {"type": "Point", "coordinates": [x, y]}])
-    fails(["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(labels), "--project", "p"], capsys,
-          "2 of 3 features", "LineString is not a polygon", "--skip-invalid")
+    labels = labels_file(
+        tmp_path / "lines.geojson",
+        [
+            square(2, 2, 8, 8),
+            {"type": "LineString", "coordinates": [[x, y], [x + 3, y + 3]]},
+            {"type": "Point", "coordinates": [x, y]},
+        ],
+    )
+    fails(
+        ["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(labels), "--project", "p"],
+        capsys,
+        "2 of 3 features",
+        "LineString is not a polygon",
+        "--skip-invalid",
+    )
     assert snapshot() == baseline
 
 
 def test_empty_feature_collection_is_accepted(baseline, tmp_path, capsys):
     labels = labels_file(tmp_path / "empty.geojson", [])
-    assert main(["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(labels), "--project", "p",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "ingest",
+                str(scene_file(tmp_path / "s.tif")),
+                "--labels",
+                str(labels),
+                "--project",
+                "p",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["labels"] == 0 and out["tiles"] == 1
 
@@ -130,15 +168,33 @@ def test_labels_in_web_mercator_are_reprojected(baseline, tmp_path, capsys):
 
     mercator = mapping(reproject(shape(square(2, 2, 10, 10)), "EPSG:32616", "EPSG:3857"))
     labels = labels_file(tmp_path / "merc.geojson", [mercator], crs="EPSG:3857")
-    assert main(["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(labels), "--project", "p",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "ingest",
+                str(scene_file(tmp_path / "s.tif")),
+                "--labels",
+                str(labels),
+                "--project",
+                "p",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["labels"] == 1
 
 
 def test_labels_entirely_outside_the_scene(baseline, tmp_path, capsys):
-    labels = labels_file(tmp_path / "far.geojson", [square(1000, 1000, 1010, 1010), square(2000, 5, 2010, 15)])
-    fails(["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(labels), "--project", "p"], capsys,
-          "outside the scene", "2 label polygons")
+    labels = labels_file(
+        tmp_path / "far.geojson", [square(1000, 1000, 1010, 1010), square(2000, 5, 2010, 15)]
+    )
+    fails(
+        ["ingest", str(scene_file(tmp_path / "s.tif")), "--labels", str(labels), "--project", "p"],
+        capsys,
+        "outside the scene",
+        "2 label polygons",
+    )
     assert snapshot() == baseline
 
 
@@ -147,11 +203,26 @@ def test_self_intersecting_polygon_is_repaired_or_reported(baseline, tmp_path, c
     bowtie = {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y1], [x1, y0], [x0, y1], [x0, y0]]]}
     flat = {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y1], [x0, y0], [x1, y1]]]}  # no area at all
     scene = str(scene_file(tmp_path / "s.tif"))
-    fails(["ingest", scene, "--labels", str(labels_file(tmp_path / "flat.geojson", [flat])), "--project", "p"],
-          capsys, "no area")
+    fails(
+        ["ingest", scene, "--labels", str(labels_file(tmp_path / "flat.geojson", [flat])), "--project", "p"],
+        capsys,
+        "no area",
+    )
     assert snapshot() == baseline
-    assert main(["ingest", scene, "--labels", str(labels_file(tmp_path / "bow.geojson", [bowtie])),
-                 "--project", "p", "--json"]) == 0
+    assert (
+        main(
+            [
+                "ingest",
+                scene,
+                "--labels",
+                str(labels_file(tmp_path / "bow.geojson", [bowtie])),
+                "--project",
+                "p",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["repaired"] == 1 and out["labels"] == 2
 

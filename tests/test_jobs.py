@@ -1,14 +1,34 @@
-"""The job queue on a real SQLite file: claim, race, heartbeat, stale reclaim, cancel, progress, history, log."""
+"""The job queue on a real SQLite file (and on PostgreSQL when FOOTPRINTS_TEST_POSTGRES_URL names a database):
+claim, race, heartbeat, stale reclaim, cancel, progress, log."""
 from __future__ import annotations
 
+import os
 import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from db import jobs
 from db.schema import Job
-from db.session import make_engine, session_factory, transaction
+from db.session import get_engine, make_engine, session_factory, transaction
+
+POSTGRES_ENV = "FOOTPRINTS_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def queue_db(request, data_home, monkeypatch) -> str:
+    """The database URL the queue test runs on: the test's SQLite file, or an emptied PostgreSQL queue."""
+    if request.param == "sqlite":
+        return f"sqlite:///{data_home / 'footprints.db'}"
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_engine.cache_clear()
+    with transaction() as session:
+        session.execute(delete(Job))
+    return url
 
 
 def _queue(kind: str = "retrain", **params) -> int:
@@ -16,7 +36,7 @@ def _queue(kind: str = "retrain", **params) -> int:
         return jobs.enqueue(session, kind, params).id
 
 
-def test_claim_takes_oldest_and_marks_running(data_home):
+def test_claim_takes_oldest_and_marks_running(queue_db):
     first, second = _queue(epochs=1), _queue(epochs=2)
     with transaction() as session:
         job = jobs.claim_next(session, "w1")
@@ -27,16 +47,16 @@ def test_claim_takes_oldest_and_marks_running(data_home):
         assert jobs.claim_next(session, "w3") is None
 
 
-def test_claim_respects_kinds(data_home):
+def test_claim_respects_kinds(queue_db):
     _queue("repredict")
     with transaction() as session:
         assert jobs.claim_next(session, "w", kinds=("retrain",)) is None
         assert jobs.claim_next(session, "w", kinds=("repredict",)).kind == "repredict"
 
 
-def test_two_workers_racing_for_one_job_claim_it_once(data_home):
+def test_two_workers_racing_for_one_job_claim_it_once(queue_db):
     job_id = _queue()
-    url = f"sqlite:///{data_home / 'footprints.db'}"
+    url = queue_db
     barrier, won = threading.Barrier(4), []
 
     def worker(name: str) -> None:
@@ -60,7 +80,7 @@ def test_two_workers_racing_for_one_job_claim_it_once(data_home):
         assert job.worker_id == won[0][0] and job.attempts == 1
 
 
-def test_heartbeat_only_for_owner_and_stale_job_is_reclaimed(data_home):
+def test_heartbeat_only_for_owner_and_stale_job_is_reclaimed(queue_db):
     job_id = _queue()
     with transaction() as session:
         jobs.claim_next(session, "w1")
@@ -79,7 +99,7 @@ def test_heartbeat_only_for_owner_and_stale_job_is_reclaimed(data_home):
         assert "stopped heartbeating" in job.log
 
 
-def test_cancel_queued_is_immediate_and_running_is_flagged(data_home):
+def test_cancel_queued_is_immediate_and_running_is_flagged(queue_db):
     queued, running = _queue(), _queue()
     with transaction() as session:
         assert jobs.claim_next(session, "w", kinds=("retrain",)).id == queued
@@ -95,7 +115,7 @@ def test_cancel_queued_is_immediate_and_running_is_flagged(data_home):
         jobs.request_cancel(session, 999)
 
 
-def test_stale_job_with_cancel_request_ends_cancelled(data_home):
+def test_stale_job_with_cancel_request_ends_cancelled(queue_db):
     job_id = _queue()
     with transaction() as session:
         jobs.claim_next(session, "w")
@@ -106,10 +126,11 @@ def test_stale_job_with_cancel_request_ends_cancelled(data_home):
         assert jobs.get_job(session, job_id).status == "cancelled"
 
 
-def test_progress_history_and_log_tail(data_home):
+def test_progress_history_and_log_tail(queue_db):
     job_id = _queue()
     with transaction() as session:
-        jobs.set_progress(session, job_id, {"epoch": 1, "batch": 3, "n_batches": 4, "loss": 0.5, "eta_s": 2.0})
+        jobs.set_progress(session, job_id, {"epoch": 1, "batch": 3, "n_batches": 4, "loss": 0.5,
+                                            "eta_s": 2.0})
         jobs.append_history(session, job_id, {"epoch": 2, "loss": 0.4})
         jobs.append_history(session, job_id, {"epoch": 1, "loss": 0.6})
         jobs.append_history(session, job_id, {"epoch": 2, "loss": 0.3})  # a resumed epoch replaces its row
@@ -123,6 +144,20 @@ def test_progress_history_and_log_tail(data_home):
         assert len(tail) == 3 and tail[-1].endswith("line 29")
 
 
-def test_enqueue_rejects_unknown_kind(data_home):
+def test_enqueue_rejects_unknown_kind(queue_db):
     with transaction() as session, pytest.raises(ValueError, match="unknown job kind"):
         jobs.enqueue(session, "mine-bitcoin", {})
+
+
+def test_job_whose_workers_keep_dying_fails_instead_of_looping(queue_db):
+    job_id = _queue()
+    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+        with transaction() as session:
+            assert jobs.claim_next(session, f"w{attempt}").attempts == attempt
+            session.get(Job, job_id).heartbeat_at = jobs.now_utc() - timedelta(seconds=600)
+        with transaction() as session:
+            jobs.reclaim_stale(session, 60)
+    with transaction() as session:
+        job = jobs.get_job(session, job_id)
+        assert job.status == "failed" and "died 3 times" in job.error
+        assert jobs.claim_next(session, "w9") is None

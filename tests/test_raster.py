@@ -1,4 +1,5 @@
 """Scene inspection, tiling, windowed stretch, band handling, reprojection and instance rasterisation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,15 @@ from shapely.geometry import Polygon, box
 
 from cli.errors import UserError
 from geo.rasterize import rasterize_instances
-from geo.raster import (display_rgb, inspect_scene, read_window, tile_windows, to_model_bands, window_transform,
-                        write_geotiff)
+from geo.raster import (
+    display_rgb,
+    inspect_scene,
+    read_window,
+    tile_windows,
+    to_model_bands,
+    window_transform,
+    write_geotiff,
+)
 from geo.vector import from_lonlat, geometry_from_json, geometry_to_json, lonlat_record, rfc7946, to_lonlat
 from conftest import ATLANTA_TIF
 
@@ -43,7 +51,11 @@ def test_read_window_stretches_uint16_and_masks_nodata(tmp_path):
     image, valid = read_window(path, 0, 0, 8, 8, info.band_stats, info.nodata)
     assert image.shape == (8, 8, 1) and image.dtype == np.float32
     assert not valid[0, 0] and valid.sum() == 63
-    assert image[0, 0, 0] == 0.0 and image[1, 0, 0] == pytest.approx(0.0) and image[1, 7, 0] == pytest.approx(1.0)
+    assert (
+        image[0, 0, 0] == 0.0
+        and image[1, 0, 0] == pytest.approx(0.0)
+        and image[1, 7, 0] == pytest.approx(1.0)
+    )
 
 
 def test_window_transform_offsets_origin():
@@ -78,3 +90,19 @@ def test_rasterize_keeps_touching_buildings_apart():
     assert (ids == 1).sum() == 24 and (ids == 2).sum() == 24
     assert set(np.unique(ids)) == {0, 1, 2}
     assert rasterize_instances([], t, (10, 10)).sum() == 0
+
+
+def test_band_stats_of_large_scene_come_from_sample_windows(tmp_path):
+    import rasterio
+
+    from geo.raster import band_stats
+
+    data = np.random.default_rng(3).normal(1000, 100, (2, 600, 600)).astype("float32")
+    data[:, :, :100] = -1  # nodata strip
+    path = write_geotiff(tmp_path / "big.tif", data, "EPSG:32616", UTM, nodata=-1)
+    valid = data[0][data[0] != -1]
+    with rasterio.open(path) as src:
+        stats = band_stats(src, max_side=256)  # 600 px > 256 and no overviews: sampled
+    assert stats[0]["p2"] == pytest.approx(np.percentile(valid, 2), rel=0.02)
+    assert stats[1]["p98"] == pytest.approx(np.percentile(valid, 98), rel=0.02)
+    assert stats[0]["min"] > 0

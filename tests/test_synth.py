@@ -1,4 +1,5 @@
 """Synthetic scenes: georeferenced, deterministic per seed, touching buildings labelled one by one."""
+
 from __future__ import annotations
 
 import json
@@ -46,5 +47,9 @@ def test_many_buildings_touch_and_stay_separate(tmp_path):
 def test_synth_command_writes_pairs(tmp_path):
     assert main(["synth", "--out", str(tmp_path), "--scenes", "2", "--seed", "3", "--size", "128"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "scene_000.geojson", "scene_000.tif", "scene_001.geojson", "scene_001.tif"]
+        "scene_000.geojson",
+        "scene_000.tif",
+        "scene_001.geojson",
+        "scene_001.tif",
+    ]
     assert main(["synth", "--out", str(tmp_path), "--scenes", "0"]) == 2

@@ -9,18 +9,19 @@ from test_worker_support import tiny_project, unlabel
 from worker.trainset import reviewed_tile_ids, split_tiles, unreviewed_tile_ids
 
 
-def test_reviewed_and_unreviewed_tiles_partition_the_project(data_home, tmp_path):
-    project_id, tiles = tiny_project(tmp_path, seed=2)
+def test_training_tiles_are_labelled_or_reviewed_ones(data_home, tmp_path):
+    project_id, tiles = tiny_project(tmp_path)
     unlabel(tiles[2:])
     with transaction() as session:
-        assert reviewed_tile_ids(session, project_id) == tiles[:2]
-        assert unreviewed_tile_ids(session, project_id) == tiles[2:]
-    with transaction() as session:  # marking a tile reviewed (no footprints needed) or rejecting on it counts
+        assert reviewed_tile_ids(session, project_id) == tiles[:2]  # accepted label footprints are truth
+        assert unreviewed_tile_ids(session, project_id) == tiles
+    # a tile marked reviewed counts even without footprints; a tile with rejections only does not
+    with transaction() as session:
         session.execute(update(Tile).where(Tile.id == tiles[2]).values(review_state="reviewed"))
         session.execute(update(Footprint).where(Footprint.tile_id == tiles[3]).values(status="rejected"))
     with transaction() as session:
         assert reviewed_tile_ids(session, project_id) == tiles[:3]
-        assert unreviewed_tile_ids(session, project_id) == []
+        assert unreviewed_tile_ids(session, project_id) == [tiles[0], tiles[1], tiles[3]]
 
 
 def test_split_is_deterministic_disjoint_and_never_empty():

@@ -1,6 +1,7 @@
-"""The running job as the worker sees it: heartbeat thread, progress, per-epoch history, log, cancel checks."""
+"""The running job as the worker sees it: heartbeat thread, progress, epoch history, log, cancel checks."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -30,7 +31,7 @@ class JobContext:
         self._last_cancel_check = 0.0
         self.started = time.monotonic()
 
-    # --- heartbeat ---------------------------------------------------------------------------------------------
+    # --- heartbeat --------------------------------------------------------------------------------------
     def __enter__(self) -> JobContext:
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-job-{self.job_id}", daemon=True)
         self._thread.start()
@@ -45,8 +46,9 @@ class JobContext:
         while not self._stop_beating.wait(self.heartbeat_seconds):
             try:
                 self.beat_once()
-            except Exception as exc:  # a locked database must not kill the heartbeat thread; try again next beat
-                print(f"worker {self.worker_id}: heartbeat of job {self.job_id} failed: {exc}", flush=True)
+            except Exception as exc:  # a locked database must not end the heartbeat thread: retry next beat
+                print(f"worker {self.worker_id}: heartbeat of job {self.job_id} failed: {exc}",
+                      file=sys.stderr, flush=True)
 
     def beat_once(self) -> None:
         """Refresh the heartbeat and pick up a cancel request."""
@@ -56,9 +58,9 @@ class JobContext:
             if jobs.cancel_requested(session, self.job_id):
                 self.cancelled.set()
 
-    # --- reporting ---------------------------------------------------------------------------------------------
+    # --- reporting --------------------------------------------------------------------------------------
     def log(self, line: str) -> None:
-        print(f"job {self.job_id}: {line}", flush=True)
+        print(f"job {self.job_id}: {line}", file=sys.stderr, flush=True)
         with transaction() as session:
             jobs.append_log(session, self.job_id, line)
 
@@ -75,7 +77,7 @@ class JobContext:
         with transaction() as session:
             jobs.append_history(session, self.job_id, row)
 
-    # --- stopping ----------------------------------------------------------------------------------------------
+    # --- stopping ---------------------------------------------------------------------------------------
     def should_stop(self) -> bool:
         """Checked between batches: True once a cancel was asked for (read from the database at most every
         CANCEL_CHECK_EVERY_S seconds) or the job was lost. A lost job raises JobLost."""

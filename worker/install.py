@@ -14,7 +14,7 @@ CARD_FILE = "card.json"
 
 
 def job_dir(job_id: int) -> Path:
-    """Checkpoints and the training log of one job: data_home()/jobs/<job_id>/ (kept across worker restarts)."""
+    """Checkpoints and training log of one job: data_home()/jobs/<job_id>/ (kept across worker restarts)."""
     path = data_home() / "jobs" / str(job_id)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -35,8 +35,8 @@ def _atomic_json(data: dict[str, Any], dest: Path) -> None:
 
 
 def install_model(src_model: Path, card: dict[str, Any], version_name: str) -> Path:
-    """Copy the trained model into models_dir()/<version_name>/model.keras (temp name, then os.replace) with its
-    card next to it; returns the final model path."""
+    """Copy the trained model into models_dir()/<version_name>/model.keras (temp name, then os.replace)
+    with its card next to it; returns the final model path."""
     folder = models_dir() / version_name
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / MODEL_FILE

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 import traceback
 from typing import Any
@@ -42,13 +43,13 @@ def run_job(job_id: int, kind: str, params: dict[str, Any], worker_id: str,
             status = "cancelled" if ctx.cancelled.is_set() and result_id is None else "done"
             error = None
         except JobLost as exc:
-            print(f"worker {worker_id}: {exc}", flush=True)
+            print(f"worker {worker_id}: {exc}", file=sys.stderr, flush=True)
             return "lost"
         except Exception as exc:
             status, result_id = "failed", None
             error = f"{type(exc).__name__}: {exc}"
             ctx.log(f"failed: {error}\n{traceback.format_exc(limit=8)}")
-    if status != "done" or kind != "retrain":  # a finished retrain is closed in the same transaction as its version
+    if status != "done" or kind != "retrain":  # a done retrain was closed in its version's transaction
         with transaction() as session:
             jobs.finish(session, job_id, worker_id, status, error=error, result_model_version_id=result_id)
     return status
@@ -65,7 +66,8 @@ def claim(worker_id: str, stale_seconds: float) -> tuple[int, str, dict] | None:
 
 def run_worker(once: bool = False, poll_seconds: float = DEFAULT_POLL_SECONDS,
                stale_seconds: float = jobs.DEFAULT_STALE_SECONDS,
-               heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS, max_jobs: int | None = None) -> dict[str, Any]:
+               heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+               max_jobs: int | None = None) -> dict[str, Any]:
     """Run jobs until stopped; with ``once`` run what is queued now and return. Returns {job_id: status}."""
     worker_id = make_worker_id()
     if heartbeat_seconds * 2 >= stale_seconds:

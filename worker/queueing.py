@@ -1,21 +1,23 @@
-"""What users ask the trainer for: queue a retrain, promote or roll back a version (which queues a re-predict).
+"""What users ask the trainer for: queue a retrain; promote or roll back a version (queues a re-predict).
 
 The command line and the app pages call these; the worker runs the jobs they queue."""
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cli.errors import UserError
 from db import jobs
-from db.schema import Job, ModelVersion, Project
+from db.schema import Job, ModelVersion, Project, Tile
 from worker.trainset import reviewed_tile_ids, split_tiles
 
 DEFAULT_EPOCHS = 5
 DEFAULT_BATCH_SIZE = 4
 DEFAULT_LEARNING_RATE = 1e-4
+MAX_PATCH = 256
+PATCH_MULTIPLE = 32
 
 
 def _check_numbers(epochs: int, batch_size: int, learning_rate: float) -> None:
@@ -30,7 +32,20 @@ def _check_numbers(epochs: int, batch_size: int, learning_rate: float) -> None:
 def _base_version(session: Session) -> ModelVersion:
     from db.model_versions import active_model_version, ensure_default_model
 
-    return active_model_version(session) or ensure_default_model(session)
+    version = active_model_version(session) or ensure_default_model(session)
+    if version is None:
+        raise UserError("there is no active model version to fine-tune (and the shipped model file "
+                        "model/weights/default.keras is missing); promote one with "
+                        "`footprints models promote`")
+    return version
+
+
+def training_patch(session: Session, tile_ids: list[int]) -> int:
+    """Training patch side: the tiles' larger side rounded up to a multiple of 32, at most 256 px."""
+    widest, tallest = session.execute(
+        select(func.max(Tile.width), func.max(Tile.height)).where(Tile.id.in_(tile_ids))).one()
+    side = max(widest or 0, tallest or 0)
+    return int(min(MAX_PATCH, max(PATCH_MULTIPLE, -(-side // PATCH_MULTIPLE) * PATCH_MULTIPLE)))
 
 
 def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCHS,
@@ -53,14 +68,15 @@ def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCH
     base = _base_version(session)
     train_ids, val_ids = split_tiles(tile_ids)
     params: dict[str, Any] = {
-        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "project_id": project_id, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
         "preset": preset or base.preset, "head": head or base.head,
         "base_model_version_id": base.id, "base_model_name": base.name,
-        "train_tile_ids": train_ids, "val_tile_ids": val_ids, "val_is_train": train_ids == val_ids,
+        "patch": training_patch(session, tile_ids), "train_tile_ids": train_ids, "val_tile_ids": val_ids,
+        "val_is_train": train_ids == val_ids,
     }
     job = jobs.enqueue(session, "retrain", params, project_id=project_id)
-    jobs.append_log(session, job.id, f"queued: {len(train_ids)} training and {len(val_ids)} validation tiles, "
-                                     f"{epochs} epochs, base model {base.name}")
+    jobs.append_log(session, job.id, f"queued: {len(train_ids)} training and {len(val_ids)} validation "
+                                     f"tiles, {epochs} epochs, base model {base.name}")
     return job
 
 
@@ -68,7 +84,7 @@ def queue_repredict(session: Session, model_version_id: int, project_id: int | N
     """Queue re-prediction of the tiles nobody has reviewed yet with ``model_version_id``."""
     job = jobs.enqueue(session, "repredict", {"model_version_id": model_version_id, "project_id": project_id},
                        project_id=project_id)
-    jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with model version {model_version_id}")
+    jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with version {model_version_id}")
     return job
 
 
@@ -85,7 +101,7 @@ def version_by_ref(session: Session, ref: str | int) -> ModelVersion:
 
 
 def promote_version(session: Session, ref: str | int) -> tuple[ModelVersion, Job | None]:
-    """Make a version the active one and queue re-prediction of unreviewed tiles (None when it already was)."""
+    """Make a version the active one and queue re-prediction of unreviewed tiles (no job when it was)."""
     version = version_by_ref(session, ref)
     if version.is_active:
         return version, None

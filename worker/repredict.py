@@ -10,8 +10,8 @@ CHUNK_TILES = 16
 
 
 def run_repredict(ctx: JobContext) -> None:
-    """Re-predict unreviewed tiles chunk by chunk; stops between chunks when cancelled. Reviewed tiles and their
-    footprints are never touched (they are left out here, and predict_tiles skips them too)."""
+    """Re-predict unreviewed tiles chunk by chunk; stops between chunks when cancelled. Reviewed tiles and
+    their footprints are never touched (left out here, and predict_tiles skips them too)."""
     from db.predictions import predict_tiles
 
     version_id = int(ctx.params["model_version_id"])
@@ -20,16 +20,17 @@ def run_repredict(ctx: JobContext) -> None:
         if version is None:
             raise LookupError(f"model version {version_id} no longer exists")
         tile_ids = unreviewed_tile_ids(session, ctx.params.get("project_id"))
-    ctx.log(f"re-predicting {len(tile_ids)} unreviewed tiles with {version.name}")
-    done = 0
+    ctx.log(f"re-predicting up to {len(tile_ids)} unreviewed tiles with {version.name}")
+    done, skipped = 0, 0
     for start in range(0, len(tile_ids), CHUNK_TILES):
         if ctx.should_stop():
             ctx.log(f"cancelled after {done} tiles")
             return None
         chunk = tile_ids[start:start + CHUNK_TILES]
         with transaction() as session:
-            predict_tiles(session, chunk, session.get(ModelVersion, version_id))
+            counts = predict_tiles(session, chunk, session.get(ModelVersion, version_id))
         done += len(chunk)
+        skipped += counts.get("skipped_reviewed", 0)
         ctx.progress({"phase": "repredict", "batch": done, "n_batches": len(tile_ids)}, force=True)
-    ctx.log(f"re-predicted {done} tiles")
+    ctx.log(f"re-predicted {done - skipped} tiles ({skipped} found reviewed and left alone)")
     return None

@@ -30,10 +30,13 @@ def job_view(job: Job, log_lines: int = 15) -> dict[str, Any]:
         "epoch_fraction": 1.0 if job.status == "done" else _fraction(progress.get("epoch", 0), epochs),
         "batch_fraction": 1.0 if job.status == "done" else _fraction(progress.get("batch", 0),
                                                                      progress.get("n_batches")),
-        "history": list(job.history or []), "log_tail": jobs.log_tail(job, log_lines), "error": job.error,
+        "history": list(job.history or []), "batch_losses": list(progress.get("batch_losses") or []),
+        "log_tail": jobs.log_tail(job, log_lines), "error": job.error,
         "heartbeat_age_s": round((jobs.now_utc() - heartbeat).total_seconds(), 1) if heartbeat else None,
-        "attempts": job.attempts, "worker": job.worker_id, "result_model_version_id": job.result_model_version_id,
-        "train_tiles": len(params.get("train_tile_ids", [])), "val_tiles": len(params.get("val_tile_ids", [])),
+        "attempts": job.attempts, "worker": job.worker_id,
+        "result_model_version_id": job.result_model_version_id,
+        "train_tiles": len(params.get("train_tile_ids", [])),
+        "val_tiles": len(params.get("val_tile_ids", [])),
     }
 
 
@@ -48,7 +51,7 @@ def job_table_row(job: Job) -> dict[str, Any]:
 
 
 def training_overview(session: Session, project_id: int, limit: int = 20) -> dict[str, Any]:
-    """The current (running, queued, else latest) job of the project, its history table and the reviewed count."""
+    """The project's current job (running, queued, else latest), its job table and reviewed tile count."""
     recent = jobs.list_jobs(session, project_id=project_id, limit=limit)
     current = jobs.active_job(session, project_id, "retrain") or next(
         (j for j in recent if j.kind == "retrain"), None)

@@ -1,4 +1,4 @@
-"""Which tiles a retrain job learns from: the project's reviewed tiles, split into train and validation by tile."""
+"""Which tiles a retrain job learns from: the project's reviewed tiles, split into train and validation."""
 from __future__ import annotations
 
 import hashlib
@@ -23,12 +23,10 @@ def reviewed_tile_ids(session: Session, project_id: int) -> list[int]:
 
 
 def unreviewed_tile_ids(session: Session, project_id: int | None = None) -> list[int]:
-    """Tiles nobody has reviewed (the complement of ``reviewed_tile_ids``), optionally of one project."""
-    touched = exists().where(
-        Footprint.tile_id == Tile.id,
-        or_(Footprint.status.in_(("accepted", "rejected")), Footprint.source == "human"))
+    """Candidate tiles for re-prediction: review state "unreviewed", optionally of one project. The exact
+    check (no review event, no reviewed or human footprint) is db.predictions.is_reviewed (predict_tiles)."""
     query = (select(Tile.id).join(Scene, Scene.id == Tile.scene_id)
-             .where(Tile.review_state == "unreviewed", ~touched).order_by(Tile.id))
+             .where(Tile.review_state == "unreviewed").order_by(Tile.id))
     if project_id is not None:
         query = query.where(Scene.project_id == project_id)
     return list(session.scalars(query))
@@ -38,10 +36,11 @@ def _tile_rank(tile_id: int) -> str:
     return hashlib.sha1(f"tile-{tile_id}".encode()).hexdigest()
 
 
-def split_tiles(tile_ids: list[int], validation_fraction: float = VALIDATION_FRACTION) -> tuple[list[int], list[int]]:
+def split_tiles(tile_ids: list[int],
+                validation_fraction: float = VALIDATION_FRACTION) -> tuple[list[int], list[int]]:
     """Deterministic split by tile: the same ids always give the same (train, validation) lists.
 
-    At least one tile validates and at least one trains; a single tile is used for both (noted by the caller)."""
+    At least one tile validates and at least one trains; a single tile is used for both."""
     ids = sorted(set(tile_ids))
     if len(ids) <= 1:
         return ids, list(ids)

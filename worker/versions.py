@@ -12,7 +12,7 @@ METRIC_KEYS = ("pixel_iou", "f1", "precision", "recall", "fused_rate")
 
 
 def _flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """``{"new": {...}, "base": {...}}`` -> ``f1``, ``base_f1``, ...; other layouts pass their numbers through."""
+    """``{"new": {...}, "base": {...}}`` -> ``f1``, ``base_f1``, ...; other layouts pass numbers through."""
     metrics = metrics or {}
     flat: dict[str, Any] = {}
     if isinstance(metrics.get("new"), dict):

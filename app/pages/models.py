@@ -1,11 +1,13 @@
 """Models page: model versions with their validation metrics and training data size; promote and roll back.
 
-Promotion queues a re-predict job that the worker runs on the tiles nobody has reviewed; reviewed footprints stay."""
+Promotion queues a re-predict job that the worker runs on the tiles nobody has reviewed; reviewed footprints
+stay as they are."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from app.local_worker import ensure_local_worker
 from cli.errors import UserError
 from db import jobs
 from db.session import transaction
@@ -13,8 +15,8 @@ from worker.queueing import promote_version, rollback_version
 from worker.status import job_table_row
 from worker.versions import version_rows
 
-TABLE_COLUMNS = ("name", "active", "preset", "head", "train_tiles", "val_tiles", "pixel_iou", "base_pixel_iou",
-                 "f1", "base_f1", "fused_rate", "base_fused_rate", "parent", "created_at")
+TABLE_COLUMNS = ("name", "active", "preset", "head", "train_tiles", "val_tiles", "pixel_iou",
+                 "base_pixel_iou", "f1", "base_f1", "fused_rate", "base_fused_rate", "parent", "created_at")
 
 
 def notice() -> None:
@@ -30,6 +32,8 @@ def act(action, *args) -> None:
             version, job = action(session, *args)
             queued = f"; re-predicting unreviewed tiles (job {job.id})" if job else " (already active)"
             st.session_state["models_notice"] = f"Active model: {version.name}{queued}."
+        if job is not None:
+            ensure_local_worker()  # the re-predict job needs a live worker
     except UserError as exc:
         st.session_state["models_notice"] = f"error: {exc}"
 

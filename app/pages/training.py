@@ -1,35 +1,19 @@
 """Training page: queue a retrain on the reviewed tiles, watch it live, cancel it, see past jobs.
 
-Everything shown comes from the job rows in the database, so reloading the page loses nothing; the training itself
-runs in the worker process, never inside a Streamlit rerun."""
+Everything shown comes from the job rows in the database, so reloading the page loses nothing; the training
+itself runs in the worker process, never inside a Streamlit rerun."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from app.local_worker import ensure_local_worker
+from app.state import pick_project
 from cli.errors import UserError
 from db import jobs
-from db.queries import list_projects
 from db.session import transaction
 from worker.queueing import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, queue_retrain
 from worker.status import training_overview
-
-CURVE_KEYS = ("loss", "val_loss", "val_pixel_iou", "val_f1")
-
-
-def pick_project() -> tuple[int, str] | None:
-    """Project selector (remembers the app-wide choice in session_state["project_name"])."""
-    with transaction() as session:
-        projects = {p.name: p.id for p in list_projects(session)}
-    if not projects:
-        st.info("No project yet: ingest scenes first (Projects page or `footprints ingest`).")
-        return None
-    names = list(projects)
-    current = st.session_state.get("project_name")
-    name = st.selectbox("Project", names, index=names.index(current) if current in names else 0,
-                        key="training_project")
-    st.session_state["project_name"] = name
-    return projects[name], name
 
 
 def retrain_form(project_id: int) -> None:
@@ -37,12 +21,14 @@ def retrain_form(project_id: int) -> None:
     cols = st.columns(3)
     epochs = cols[0].number_input("Epochs", 1, 200, DEFAULT_EPOCHS, key="train_epochs")
     batch = cols[1].number_input("Batch size", 1, 64, DEFAULT_BATCH_SIZE, key="train_batch")
-    rate = cols[2].number_input("Learning rate", 1e-6, 1e-1, DEFAULT_LEARNING_RATE, format="%.6f", key="train_lr")
+    rate = cols[2].number_input("Learning rate", 1e-6, 1e-1, DEFAULT_LEARNING_RATE, format="%.6f",
+                                key="train_lr")
     if st.button("Retrain", type="primary", key="retrain"):
         try:
             with transaction() as session:
                 job = queue_retrain(session, project_id, int(epochs), int(batch), float(rate))
                 st.session_state["training_notice"] = f"Queued retrain job {job.id}."
+            ensure_local_worker()  # a worker that died since the app started is started again
         except UserError as exc:
             st.session_state["training_notice"] = f"error: {exc}"
     notice = st.session_state.get("training_notice")
@@ -50,8 +36,11 @@ def retrain_form(project_id: int) -> None:
         (st.error if notice.startswith("error:") else st.success)(notice.removeprefix("error: "))
 
 
-def draw_curves(history: list[dict]) -> None:
-    """Per-epoch loss and validation metric curves."""
+def draw_curves(history: list[dict], batch_losses: list[list[float]]) -> None:
+    """Live per-batch loss, and per-epoch loss and validation metric curves."""
+    if batch_losses:
+        st.caption("Loss per batch (live)")
+        st.line_chart(pd.DataFrame(batch_losses, columns=["step", "loss"]).set_index("step"))
     if not history:
         return
     frame = pd.DataFrame(history).set_index("epoch")
@@ -68,7 +57,8 @@ def draw_curves(history: list[dict]) -> None:
 
 def draw_job(view: dict) -> None:
     """Status line, epoch and batch progress bars, ETA, curves, cancel button, log tail."""
-    st.subheader(f"Job {view['id']}: {view['status']}")
+    phase = f" ({view['phase']})" if view["status"] == "running" and view["phase"] else ""
+    st.subheader(f"Job {view['id']}: {view['status']}{phase}")
     epoch_text = f"Epoch {view['epoch']} of {view['epochs']}"
     st.progress(view["epoch_fraction"], text=epoch_text)
     batch_text = f"Batch {view['batch']} of {view['n_batches'] or '?'}"
@@ -87,7 +77,7 @@ def draw_job(view: dict) -> None:
             st.rerun()
     if view["error"]:
         st.error(view["error"])
-    draw_curves(view["history"])
+    draw_curves(view["history"], view["batch_losses"])
     st.caption("Log")
     st.code(view["log_tail"] or "(empty)", language=None)
 

@@ -1,4 +1,5 @@
 """``footprints demo``: build (or complete) the demo project."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,9 +11,11 @@ from cli.errors import UserError
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "demo", help="build the demo project (synthetic scenes + the real Atlanta sample, predicted)",
+        "demo",
+        help="build the demo project (synthetic scenes + the real Atlanta sample, predicted)",
         description="Write synthetic scenes into the data home, ingest them and the shipped SpaceNet Atlanta sample "
-                    "with their labels, then predict every tile with the active model. Safe to run again.")
+        "with their labels, then predict every tile with the active model. Safe to run again.",
+    )
     parser.add_argument("--project", default="demo", help="project name (default 'demo')")
     parser.add_argument("--scenes", type=int, default=3, help="number of synthetic scenes (default 3)")
     parser.add_argument("--no-predict", action="store_true", help="ingest only, do not predict")

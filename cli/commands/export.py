@@ -1,4 +1,5 @@
 """``footprints export``: write a project's footprints as GeoJSON (RFC 7946) or GeoPackage, streamed."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,14 +13,21 @@ STATUS_CHOICES = ("pending", "accepted", "rejected", "deleted")
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "export", help="export footprints as GeoJSON or GeoPackage",
+        "export",
+        help="export footprints as GeoJSON or GeoPackage",
         description="Write a project's footprints in lon/lat (EPSG:4326) with properties id, tile, scene, status, "
-                    "source, score, model_version, reviewer, reviewed_at. Streams: memory stays flat.")
+        "source, score, model_version, reviewer, reviewed_at. Streams: memory stays flat.",
+    )
     parser.add_argument("--project", required=True, help="project name")
     parser.add_argument("--out", required=True, type=Path, help="output file (.geojson or .gpkg)")
-    parser.add_argument("--status", help="comma-separated statuses to export, e.g. accepted (default: all but "
-                                         "deleted; 'all' for every status)")
-    parser.add_argument("--format", choices=("geojson", "gpkg"), help="output format (default: from --out suffix)")
+    parser.add_argument(
+        "--status",
+        help="comma-separated statuses to export, e.g. accepted (default: pending,accepted; "
+        "'all' for every status including rejected and deleted)",
+    )
+    parser.add_argument(
+        "--format", choices=("geojson", "gpkg"), help="output format (default: from --out suffix)"
+    )
     parser.add_argument("--scene", type=int, help="only this scene id")
     parser.add_argument("--tile", type=int, help="only this tile id")
     return parser
@@ -34,8 +42,10 @@ def parse_status(text: str | None) -> list[str] | None:
     statuses = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in statuses if s not in STATUS_CHOICES]
     if unknown or not statuses:
-        raise UserError(f"unknown status {', '.join(unknown) or text!r}; use one or more of "
-                        f"{', '.join(STATUS_CHOICES)} (comma-separated) or 'all'")
+        raise UserError(
+            f"unknown status {', '.join(unknown) or text!r}; use one or more of "
+            f"{', '.join(STATUS_CHOICES)} (comma-separated) or 'all'"
+        )
     return statuses
 
 
@@ -53,7 +63,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     statuses = parse_status(args.status)
     fmt = output_format(args.out, args.format)
     if args.out.is_dir():
-        raise UserError(f"--out '{args.out}' is a folder; give a file name such as {args.out / 'footprints.geojson'}")
+        raise UserError(
+            f"--out '{args.out}' is a folder; give a file name such as {args.out / 'footprints.geojson'}"
+        )
     with transaction() as session:
         project = get_project(session, args.project)
         writer = export_gpkg if fmt == "gpkg" else export_geojson

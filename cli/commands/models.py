@@ -8,8 +8,8 @@ from typing import Any
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "models", help="list, promote or roll back model versions",
-        description="List model versions with metrics; promote one (re-predicts unreviewed tiles in the background) "
-                    "or roll back to the version the active one was fine-tuned from.")
+        description="List model versions with metrics; promote one (re-predicts unreviewed tiles in the "
+                    "background) or roll back to the version the active one was fine-tuned from.")
     parser.add_argument("action", choices=("list", "promote", "rollback"), help="what to do")
     parser.add_argument("version", nargs="?", help="version name or id (for promote)")
     return parser
@@ -30,4 +30,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             version, job = promote_version(session, args.version)
         else:
             version, job = rollback_version(session)
-        return {"active": version.name, "version_id": version.id, "repredict_job": job.id if job else None}
+        note = "unreviewed tiles are re-predicted by a worker (the app's, or `footprints worker --once`)"
+        return {"active": version.name, "version_id": version.id, "repredict_job": job.id if job else None,
+                **({"note": note} if job else {})}

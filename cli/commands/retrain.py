@@ -13,7 +13,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Queue fine-tuning of the active model version on the reviewed tiles of a project. "
                     "A worker (`footprints worker`, started by the app) runs it.")
     parser.add_argument("--project", required=True, help="project name")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"epochs (default {DEFAULT_EPOCHS})")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                        help=f"epochs (default {DEFAULT_EPOCHS})")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help=f"tiles per batch (default {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
@@ -34,4 +35,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {"job": job.id, "status": job.status, "project": project.name, "epochs": params["epochs"],
                 "batch_size": params["batch_size"], "learning_rate": params["learning_rate"],
                 "base_model": params["base_model_name"], "train_tiles": len(params["train_tile_ids"]),
-                "val_tiles": len(params["val_tile_ids"])}
+                "val_tiles": len(params["val_tile_ids"]),
+                "note": "a worker runs it: the app starts one, or run `footprints worker` (or `--once`)"}

@@ -1,4 +1,5 @@
 """``footprints synth``: write synthetic georeferenced scenes with building labels."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,12 +11,16 @@ from cli.errors import UserError
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "synth", help="write synthetic GeoTIFF scenes with GeoJSON building labels",
-        description="Write N synthetic RGB GeoTIFF scenes (UTM CRS, 0.3-0.5 m pixels) with labels, deterministic per seed.")
+        "synth",
+        help="write synthetic GeoTIFF scenes with GeoJSON building labels",
+        description="Write N synthetic RGB GeoTIFF scenes (UTM CRS, 0.3-0.5 m pixels) with labels, deterministic per seed.",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder (created when missing)")
     parser.add_argument("--scenes", type=int, default=3, help="number of scenes (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--size", type=int, default=512, help="scene width and height in pixels (default 512)")
+    parser.add_argument(
+        "--size", type=int, default=512, help="scene width and height in pixels (default 512)"
+    )
     return parser
 
 

@@ -1,0 +1,40 @@
+"""Export page work: the bytes of a GeoJSON or GeoPackage download for a tile, a scene or a project."""
+from __future__ import annotations
+
+import json
+import tempfile
+from typing import Any
+
+from cli.errors import UserError
+from db.session import transaction
+from geo.export import export_geojson_bytes, gpkg_bytes
+
+STATUS_CHOICES = ("accepted", "pending", "rejected")
+
+
+def export_bytes(project_id: int, project_name: str, scope: str, scene_id: int | None, tile_id: int | None,
+                 statuses: list[str], fmt: str) -> dict[str, Any]:
+    """{"name", "data", "mime", "count"} for the chosen scope, statuses and format."""
+    if not statuses:
+        raise UserError("choose at least one status to export")
+    filters = {"status": list(statuses), "scene_id": scene_id if scope == "scene" else None,
+               "tile_id": tile_id if scope == "tile" else None}
+    suffix = {"scene": f"_scene{scene_id}", "tile": f"_tile{tile_id}"}.get(scope, "")
+    with transaction() as session:
+        if fmt == "GeoPackage":
+            with tempfile.TemporaryDirectory() as tmp:
+                data = gpkg_bytes(session, project_id, tmp, **filters)
+            count = _count(session, project_id, filters)
+            return {"name": f"{project_name}{suffix}.gpkg", "data": data, "mime": "application/geopackage+sqlite3",
+                    "count": count}
+        data = export_geojson_bytes(session, project_id, **filters)
+    return {"name": f"{project_name}{suffix}.geojson", "data": data, "mime": "application/geo+json",
+            "count": len(json.loads(data)["features"])}
+
+
+def _count(session, project_id: int, filters: dict) -> int:
+    from sqlalchemy import func, select
+
+    from geo.export import export_query
+
+    return session.scalar(select(func.count()).select_from(export_query(project_id, **filters).subquery()))

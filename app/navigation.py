@@ -1,0 +1,32 @@
+"""The app's pages, in menu order. Training and Models belong to the trainer and are listed when present."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+APP_DIR = Path(__file__).resolve().parent
+PAGES = (
+    ("Review", "pages/review.py", True),
+    ("Tiles", "pages/tiles.py", False),
+    ("Projects", "pages/projects.py", False),
+    ("Export", "pages/export.py", False),
+    ("Training", "pages/training.py", False),
+    ("Models", "pages/models.py", False),
+)  # no icons: a page icon becomes the favicon, and Material icons are fetched from a CDN
+
+
+def page_specs() -> list[tuple[str, str, bool]]:
+    """(title, path relative to app/, default) of the page files that exist."""
+    return [spec for spec in PAGES if (APP_DIR / spec[1]).exists()]
+
+
+def pages() -> list[st.Page]:
+    """st.Page objects for the page files that exist (paths relative to the main script, app/)."""
+    return [st.Page(path, title=title, default=default, url_path=title.lower())
+            for title, path, default in page_specs()]
+
+
+def page_path(title: str) -> str:
+    """The main-script-relative path of a page, for st.switch_page."""
+    return next(path for name, path, _ in PAGES if name == title)

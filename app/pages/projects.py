@@ -1,0 +1,56 @@
+"""Projects: create a project, add scenes by server path or upload (labels optional), see review progress."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.scene_ops import add_scenes, create_project, parse_paths, projects_overview, save_uploads
+from app.v2_guard import navigation_mode
+from app.state import PROJECT_KEY, flash, pick_project, show_flash
+from cli.errors import UserError
+
+navigation_mode()
+st.session_state["_page"] = "projects"
+st.header("Projects")
+show_flash()
+overview = projects_overview()
+if overview:
+    st.dataframe(pd.DataFrame(overview), hide_index=True, width="stretch")
+
+with st.form("new_project", clear_on_submit=True):
+    name = st.text_input("New project name", key="new_project_name")
+    if st.form_submit_button("Create project"):
+        try:
+            st.session_state[PROJECT_KEY] = create_project(name)
+            flash(f"project '{st.session_state[PROJECT_KEY]}' is ready: add scenes below")
+        except UserError as exc:
+            flash(str(exc), "error")
+        st.rerun()
+
+picked = pick_project(st)
+if picked is None:
+    st.stop()
+project_id, project_name = picked
+st.subheader(f"Add scenes to {project_name}")
+by_path, by_upload = st.tabs(["Server path", "Upload"])
+with by_path:
+    paths_text = st.text_area("Scene paths on the server (one per line)", key="scene_paths")
+    labels_path = st.text_input("Labels GeoJSON path (optional)", key="labels_path")
+with by_upload:
+    uploads = st.file_uploader("Scene GeoTIFFs", type=["tif", "tiff"], accept_multiple_files=True, key="scene_up")
+    label_upload = st.file_uploader("Labels GeoJSON (optional)", type=["geojson", "json"], key="labels_up")
+c1, c2 = st.columns(2)
+tile_size = c1.number_input("Tile size (px)", 128, 2048, 512, 64, key="tile_size")
+predict = c2.checkbox("Predict the new tiles", value=True, key="predict_new")
+
+if st.button("Add scenes", type="primary", key="btn_add_scenes"):
+    bar = st.progress(0.0, text="starting")
+    try:
+        scenes = parse_paths(paths_text) + [str(p) for p in save_uploads(project_name, uploads or [])]
+        labels = (str(save_uploads(project_name, [label_upload])[0]) if label_upload else labels_path.strip())
+        result = add_scenes(project_name, scenes, labels or None, int(tile_size), predict,
+                            lambda f, m="": bar.progress(min(max(float(f), 0.0), 1.0), text=str(m)))
+        flash(f"added {result['scenes']} scene(s): {result['tiles']} new tiles, {result['labels']} labels")
+    except UserError as exc:
+        flash(str(exc), "error")
+    st.rerun()

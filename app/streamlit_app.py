@@ -1,0 +1,26 @@
+"""Footprint Studio: the review app shell (first start, reviewer name, navigation).
+
+Run with ``streamlit run app/streamlit_app.py``. Pages live in app/pages/; the Training and Models pages come from
+the trainer and are listed when their files exist."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run app/streamlit_app.py` puts app/ first on the path, not the root
+    sys.path.insert(0, str(ROOT))
+
+from app.auth import reviewer_sidebar  # noqa: E402
+from app.bootstrap import first_start  # noqa: E402
+from app.navigation import pages  # noqa: E402
+from app.v2_guard import navigation_mode  # noqa: E402
+
+navigation_mode()
+
+st.set_page_config(page_title="Footprint Studio", layout="wide")
+first_start()
+reviewer_sidebar()
+st.navigation(pages()).run()

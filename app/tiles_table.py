@@ -1,0 +1,38 @@
+"""The Tiles page's table: one page of tiles in review-priority order with thumbnails and per-status counts.
+Only the shown page is read (COUNT + LIMIT/OFFSET + one GROUP BY), so 10,000 tiles open as fast as 10."""
+from __future__ import annotations
+
+import pandas as pd
+
+from app.images import thumbnail_url
+from db.queries import project_scenes
+from db.review import TileFilter, count_tiles, list_tiles
+from db.session import transaction
+
+COLUMNS = ["thumbnail", "tile", "scene", "window", "state", "pending", "accepted", "rejected", "human",
+           "likely fused", "uncertainty"]
+
+
+def scene_names(project_id: int) -> dict[int, str]:
+    with transaction() as session:
+        return {s.id: s.name for s in project_scenes(session, project_id)}
+
+
+def tiles_frame(f: TileFilter, sort: str, page: int, page_size: int, thumbnails: bool = True
+                ) -> tuple[pd.DataFrame, int]:
+    """(one page of tiles as a DataFrame, number of matching tiles)."""
+    with transaction() as session:
+        total = count_tiles(session, f)
+        rows = list_tiles(session, f, sort, page * page_size, page_size)
+        scenes = {s.id: s for s in project_scenes(session, f.project_id)}
+        info = {sid: (s.name, s.path, s.band_stats, s.nodata) for sid, s in scenes.items()}
+    records = []
+    for r in rows:
+        name, path, stats, nodata = info[r["scene_id"]]
+        thumb = thumbnail_url(path, r["col_off"], r["row_off"], r["width"], r["height"], stats, nodata) \
+            if thumbnails else ""
+        records.append([thumb, r["tile_id"], name, f"{r['col_off']}, {r['row_off']}",
+                        r["review_state"].replace("_", " "), r.get("pending", 0), r.get("accepted", 0),
+                        r.get("rejected", 0), r.get("human", 0), r["fused_count"],
+                        None if r["uncertainty"] is None else round(r["uncertainty"], 3)])
+    return pd.DataFrame(records, columns=COLUMNS), total

@@ -1,0 +1,83 @@
+"""``footprints train``: train a SegNet on a project's labelled tiles or on a folder of scene + label pairs."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from cli.errors import UserError
+
+HEADS = ("binary", "border", "distance")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train", help="train a SegNet building model",
+        description="Train a SegNet on a project's labelled tiles (--project) or a folder of scene .tif + .geojson "
+                    "pairs (--data). Checkpoints every epoch into --out; --resume continues a killed run.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--project", help="project name (its label footprints are the targets)")
+    source.add_argument("--data", type=Path, action="append",
+                        help="folder of scene_*.tif + scene_*.geojson pairs (repeat for several folders)")
+    parser.add_argument("--preset", default="light", help="network preset: light (CPU default), segnet, tiny")
+    parser.add_argument("--head", default="border", choices=HEADS, help="output head (default border)")
+    parser.add_argument("--epochs", type=int, default=20, help="number of epochs (default 20)")
+    parser.add_argument("--batch-size", type=int, default=8, help="batch size (default 8)")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="initial learning rate (default 1e-3)")
+    parser.add_argument("--patch", type=int, default=256, help="training patch size, multiple of 32 (default 256)")
+    parser.add_argument("--width", type=int, default=None, help="override the preset's base width")
+    parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs (default 6)")
+    parser.add_argument("--val-fraction", type=float, default=0.15, help="share of tiles for validation")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (model.keras, model.card.json, log)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> None:
+    from model.segnet import PRESETS
+
+    if args.preset not in PRESETS:
+        raise UserError(f"unknown preset '{args.preset}'; choose one of {', '.join(PRESETS)}")
+    if args.epochs < 1 or args.batch_size < 1:
+        raise UserError("--epochs and --batch-size must be at least 1")
+    if args.patch % 32 or args.patch < 32:
+        raise UserError(f"--patch must be a positive multiple of 32, got {args.patch}")
+    if not 0.0 < args.val_fraction < 1.0:
+        raise UserError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+    state = args.out / "checkpoint" / "state.json"
+    if state.exists() and not args.resume:
+        raise UserError(f"'{args.out}' already holds a training run; pass --resume to continue it or pick a new --out")
+
+
+def _examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
+    from model.data import folder_examples
+
+    if args.data:
+        examples = [ex for folder in args.data for ex in folder_examples(folder)]
+        return examples, {"folders": [str(f) for f in args.data], "tiles": len(examples)}
+    from db.queries import project_tiles
+    from db.session import transaction
+    from db.training_data import tile_examples
+
+    with transaction() as session:
+        tile_ids = [t.id for t in project_tiles(session, args.project)]
+        if not tile_ids:
+            raise UserError(f"project '{args.project}' has no tiles; ingest scenes with labels first")
+        examples = tile_examples(session, tile_ids, policy="labels")
+    return examples, {"project": args.project, "tiles": len(examples)}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    _check(args)
+    from model.data import split_by_tile
+    from model.train import fit
+
+    examples, info = _examples(args)
+    train, val = split_by_tile(examples, args.val_fraction, args.seed)
+    card = fit(train, val, out_dir=args.out, preset=args.preset, head=args.head, epochs=args.epochs,
+               batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
+               patience=args.patience, patch=args.patch, width=args.width, data_info=info,
+               verbose=0 if args.json else 1, seed=args.seed)
+    return {"model": card["model_path"], "card": str(args.out / "model.card.json"), "epochs_done": card["epochs_done"],
+            "best_epoch": card["best_epoch"], "metrics": card["metrics"], "seconds": card["timings"]["run_seconds"]}

@@ -1,0 +1,151 @@
+"""Predict database tiles: heatmap GeoTIFF per tile, pending model footprints, review-priority signals.
+
+Only tiles nobody has reviewed are touched: a tile whose review state is not "unreviewed", or that holds an
+accepted / rejected prediction or a human-drawn footprint, is skipped, so reviewed footprints are never replaced.
+On a predicted tile the pending model footprints are replaced by the new ones; label footprints stay.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.orm import Session
+
+from cli.errors import UserError
+from db.schema import Footprint, ModelVersion, Tile, utcnow
+from db.settings import heatmap_dir
+
+Progress = Callable[[float, str], None]
+EXTRA_BAND = {"border": "interior", "distance": "distance"}
+
+
+@dataclass
+class TilePrediction:
+    heatmap_path: str
+    records: list[dict[str, Any]]  # Footprint column values
+    uncertainty: float
+    fused_count: int
+
+
+def is_reviewed(session: Session, tile: Tile) -> bool:
+    """True when a reviewer has worked on the tile (state, or any reviewed / human footprint)."""
+    if tile.review_state != "unreviewed":
+        return True
+    touched = select(exists().where(Footprint.tile_id == tile.id, Footprint.source != "label", or_(
+        Footprint.status.in_(("accepted", "rejected")), Footprint.source == "human")))
+    return bool(session.scalar(touched))
+
+
+def _write_heatmap(tile: Tile, version: ModelVersion, outputs: dict[str, np.ndarray], transform) -> str:
+    """Band 1 building probability (+ band 2 interior / distance), written under a temp name then renamed."""
+    from geo.raster import write_geotiff
+
+    bands = [outputs["prob"]] + ([outputs[EXTRA_BAND[version.head]]] if version.head in EXTRA_BAND else [])
+    path = heatmap_dir() / f"tile_{tile.id}_v{version.id}.tif"
+    tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.tif")
+    write_geotiff(tmp, np.stack(bands).astype(np.float32), tile.scene.crs, _transform(tile))
+    os.replace(tmp, path)
+    return str(path)
+
+
+def _transform(tile: Tile):
+    from geo.raster import window_transform
+
+    return window_transform(tile.scene.transform, tile.col_off, tile.row_off)
+
+
+def predict_tile(tile: Tile, version: ModelVersion, threshold: float = 0.5) -> TilePrediction:
+    """Run the model on one tile and vectorize (no database writes)."""
+    from geo.raster import read_window
+    from geo.vector import lonlat_record
+    from model.fused import fused_flags, heatmap_uncertainty
+    from model.predict import Predictor
+    from model.vectorize import segment, labels_to_polygons
+
+    scene = tile.scene
+    image, valid = read_window(scene.path, tile.col_off, tile.row_off, tile.width, tile.height, scene.band_stats,
+                               scene.nodata)
+    outputs = Predictor.load(version.path).predict_image(image, valid)
+    transform = _transform(tile)
+    labels = segment(outputs, threshold)
+    dets = labels_to_polygons(labels, outputs["prob"], transform, pixel_size_m=scene.pixel_size_m)
+    flags = fused_flags([d.polygon for d in dets], outputs, transform, scene.pixel_size_m)
+    records = [{**lonlat_record(d.polygon, scene.crs), "tile_id": tile.id, "source": "model", "status": "pending",
+                "score": round(d.score, 4), "model_version_id": version.id, "fused_flag": flag}
+               for d, flag in zip(dets, flags)]
+    return TilePrediction(_write_heatmap(tile, version, outputs, transform), records,
+                          heatmap_uncertainty(outputs["prob"], labels, valid), int(sum(flags)))
+
+
+def store_prediction(session: Session, tile: Tile, version: ModelVersion, result: TilePrediction) -> None:
+    """Replace the tile's pending model footprints and update its prediction columns."""
+    session.execute(delete(Footprint).where(Footprint.tile_id == tile.id, Footprint.source == "model",
+                                            Footprint.status == "pending"))
+    session.add_all(Footprint(**record) for record in result.records)
+    tile.heatmap_path, tile.uncertainty, tile.fused_count = result.heatmap_path, result.uncertainty, result.fused_count
+    tile.model_version_id, tile.predicted_at = version.id, utcnow()
+    session.flush()
+
+
+def predict_tiles(session: Session, tile_ids: Sequence[int], model_version: ModelVersion,
+                  progress: Progress | None = None, threshold: float = 0.5) -> dict[str, int]:
+    """Predict the given tiles in the caller's session; reviewed tiles are skipped. Returns counts."""
+    counts = {"predicted": 0, "skipped_reviewed": 0, "footprints": 0, "fused": 0}
+    for i, tile_id in enumerate(tile_ids, start=1):
+        tile = session.get(Tile, int(tile_id))
+        if tile is None:
+            continue
+        if is_reviewed(session, tile):
+            counts["skipped_reviewed"] += 1
+        else:
+            result = predict_tile(tile, model_version, threshold)
+            store_prediction(session, tile, model_version, result)
+            counts["predicted"] += 1
+            counts["footprints"] += len(result.records)
+            counts["fused"] += result.fused_count
+        if progress:
+            progress(i / max(1, len(tile_ids)), f"predicted tile {i}/{len(tile_ids)}")
+    return counts
+
+
+def _model_version(session: Session, model_path: str | Path | None) -> ModelVersion:
+    from db.model_versions import ensure_default_model, register_model_version
+
+    if model_path is None:
+        version = ensure_default_model(session)
+        if version is None:
+            raise UserError("no model is registered and model/weights/default.keras is missing; pass --model")
+        return version
+    resolved = str(Path(model_path).resolve())
+    found = session.scalar(select(ModelVersion).where(ModelVersion.path == resolved))
+    if found is not None:
+        return found
+    from model.predict import Predictor
+
+    return register_model_version(session, resolved, Predictor.load(resolved).card)
+
+
+def predict_project(project_name: str, progress: Progress | None = None, model_path: str | Path | None = None,
+                    threshold: float = 0.5) -> dict[str, Any]:
+    """Predict every unreviewed tile of a project with the active model (or ``model_path``); one short transaction
+    per tile so reviewers are never locked out for long."""
+    from db.queries import project_tiles
+    from db.session import transaction
+
+    with transaction() as session:
+        version = _model_version(session, model_path)
+        version_id, version_name = version.id, version.name
+        tile_ids = [t.id for t in project_tiles(session, project_name)]
+    counts = {"predicted": 0, "skipped_reviewed": 0, "footprints": 0, "fused": 0}
+    for i, tile_id in enumerate(tile_ids, start=1):
+        with transaction() as session:
+            part = predict_tiles(session, [tile_id], session.get(ModelVersion, version_id), threshold=threshold)
+        counts = {k: counts[k] + part[k] for k in counts}
+        if progress:
+            progress(i / max(1, len(tile_ids)), f"predicted tile {i}/{len(tile_ids)}")
+    return {"project": project_name, "model_version": version_name, "tiles": len(tile_ids), **counts}

@@ -1,0 +1,66 @@
+"""Training examples from database tiles: the tile's pixels (read from the scene file) and its footprints
+rasterized into an instance image.
+
+Policies:
+- ``labels``: label footprints (source "label", not rejected or deleted) are the buildings.
+- ``reviewed``: accepted footprints (any source) and live human-drawn ones are buildings; rejected predictions are
+  background; pending footprints are left out of the loss (their pixels are marked not valid); deleted ones are
+  ignored.
+Footprints of neighbouring tiles that cross into the tile are included, so buildings cut by the tile edge are whole.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from db.queries import tile_polygons
+from db.schema import Footprint, Scene, Tile
+from model.data import TrainingExample
+
+POLICIES = ("labels", "reviewed")
+
+
+def _is_building(fp: Footprint, policy: str) -> bool:
+    if policy == "labels":
+        return fp.source == "label" and fp.status not in ("rejected", "deleted")
+    return fp.status == "accepted" or (fp.source == "human" and fp.status not in ("rejected", "deleted"))
+
+
+def _is_unknown(fp: Footprint, policy: str) -> bool:
+    """Footprints whose pixels must not teach either way (reviewed policy: still pending)."""
+    return policy == "reviewed" and fp.status == "pending" and fp.source != "human"
+
+
+def tile_example(session: Session, tile: Tile, policy: str = "labels", bands: int = 3) -> TrainingExample:
+    """One tile as a TrainingExample (image HxWxbands in [0, 1], instances int32, valid bool)."""
+    from geo.raster import read_window, to_model_bands, window_transform
+    from geo.rasterize import rasterize_instances
+    from geo.vector import from_lonlat, geometry_from_json
+
+    scene: Scene = tile.scene
+    image, valid = read_window(scene.path, tile.col_off, tile.row_off, tile.width, tile.height, scene.band_stats,
+                               scene.nodata)
+    transform = window_transform(scene.transform, tile.col_off, tile.row_off)
+    rows = tile_polygons(session, tile)
+    shape = (tile.height, tile.width)
+    buildings = [from_lonlat(geometry_from_json(fp.geometry), scene.crs) for fp in rows if _is_building(fp, policy)]
+    instances = rasterize_instances(buildings, transform, shape)
+    unknown = [from_lonlat(geometry_from_json(fp.geometry), scene.crs) for fp in rows if _is_unknown(fp, policy)]
+    if unknown:
+        valid = valid & ~((rasterize_instances(unknown, transform, shape) > 0) & (instances == 0))
+    return TrainingExample(to_model_bands(image, bands), instances.astype(np.int32), valid, f"tile:{tile.id}")
+
+
+def tile_examples(session: Session, tile_ids: Sequence[int], policy: str = "labels",
+                  bands: int = 3) -> list[TrainingExample]:
+    """Examples of the given tiles, in the order given (unknown ids skipped)."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy '{policy}'; choose one of {', '.join(POLICIES)}")
+    examples = []
+    for tile_id in tile_ids:
+        tile = session.get(Tile, int(tile_id))
+        if tile is not None:
+            examples.append(tile_example(session, tile, policy, bands))
+    return examples

@@ -1,0 +1,147 @@
+"""Inference: load a model once (cached), predict an image of any size with a blended sliding window.
+
+``predict_image`` returns {"prob": HxW float32 building probability} plus "interior" (border head: probability of
+a building's inside, away from its border) or "distance" (distance head: scaled distance to the nearest border).
+Large images are cut into overlapping windows; each window's output is weighted by a raised-cosine window so
+seams blend away, and padding (reflect) brings every window to a multiple of 32.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cli.errors import UserError
+
+MULTIPLE = 32
+DEFAULT_WINDOW = 512
+DEFAULT_OVERLAP = 64
+
+
+def decode_outputs(head: str, raw: np.ndarray) -> dict[str, np.ndarray]:
+    """Named maps from the network's raw output (...xK) for one head."""
+    raw = np.asarray(raw, np.float32)
+    if head == "binary":
+        return {"prob": raw[..., 0]}
+    if head == "border":
+        return {"prob": 1.0 - raw[..., 0], "interior": raw[..., 1]}
+    if head == "distance":
+        return {"prob": raw[..., 0], "distance": raw[..., 1]}
+    raise ValueError(f"unknown head '{head}'")
+
+
+def blend_weights(size_h: int, size_w: int, overlap: int) -> np.ndarray:
+    """HxW weights: 1 in the middle, a raised-cosine ramp over ``overlap`` pixels at each edge (never 0)."""
+    def ramp(n: int) -> np.ndarray:
+        w = np.ones(n, np.float32)
+        k = min(overlap, n // 2)
+        if k > 0:
+            edge = 0.5 - 0.5 * np.cos(np.pi * (np.arange(k) + 0.5) / k)
+            w[:k], w[n - k:] = edge, edge[::-1]
+        return w
+    return np.outer(ramp(size_h), ramp(size_w)).astype(np.float32)
+
+
+def window_offsets(length: int, window: int, overlap: int) -> list[int]:
+    """Start offsets of windows of ``window`` px covering ``length`` with at least ``overlap`` px overlap."""
+    if length <= window:
+        return [0]
+    step = window - overlap
+    offsets = list(range(0, length - window, step)) + [length - window]
+    return sorted(set(offsets))
+
+
+def _pad_multiple(image: np.ndarray) -> tuple[np.ndarray, int, int]:
+    h, w = image.shape[:2]
+    ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "edge"
+        image = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode=mode)
+    return image, h, w
+
+
+class Predictor:
+    """A loaded model with its head and band count; ``Predictor.load(path)`` is cached per file version."""
+
+    def __init__(self, model: Any, head: str, bands: int, path: str | None = None, card: dict | None = None):
+        self.model, self.head, self.bands, self.path, self.card = model, head, bands, path, card or {}
+
+    @classmethod
+    def load(cls, path: str | Path) -> Predictor:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"model '{path}' does not exist; train one with `footprints train` or omit --model")
+        return _load_cached(str(path.resolve()), os.path.getmtime(path))
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch(batch.astype(np.float32)))
+
+    def predict_window(self, image: np.ndarray) -> np.ndarray:
+        """Raw output HxWxK for one image small enough to run whole (padded to a multiple of 32)."""
+        padded, h, w = _pad_multiple(image)
+        return self._run(padded[None])[0, :h, :w]
+
+    def predict_image(self, image: np.ndarray, valid: np.ndarray | None = None, window: int = DEFAULT_WINDOW,
+                      overlap: int = DEFAULT_OVERLAP) -> dict[str, np.ndarray]:
+        """Named output maps for an HxWxC image in [0, 1]; pixels outside ``valid`` get 0."""
+        from geo.raster import to_model_bands
+
+        image = to_model_bands(np.asarray(image, np.float32), self.bands)
+        h, w = image.shape[:2]
+        if h <= window and w <= window:
+            raw = self.predict_window(image)
+        else:
+            raw = self._sliding(image, window, overlap)
+        outputs = decode_outputs(self.head, raw)
+        if valid is not None:
+            for value in outputs.values():
+                value[~np.asarray(valid, bool)] = 0.0
+        return outputs
+
+    def _sliding(self, image: np.ndarray, window: int, overlap: int) -> np.ndarray:
+        """Blend overlapping windows: sum(weight * output) / sum(weight)."""
+        h, w = image.shape[:2]
+        acc, norm = None, np.zeros((h, w), np.float32)
+        for r in window_offsets(h, window, overlap):
+            for c in window_offsets(w, window, overlap):
+                piece = image[r:r + window, c:c + window]
+                raw = self.predict_window(piece)
+                weight = blend_weights(raw.shape[0], raw.shape[1], overlap)
+                if acc is None:
+                    acc = np.zeros((h, w, raw.shape[-1]), np.float32)
+                acc[r:r + raw.shape[0], c:c + raw.shape[1]] += raw * weight[..., None]
+                norm[r:r + raw.shape[0], c:c + raw.shape[1]] += weight
+        return acc / norm[..., None]
+
+
+def card_path(model_path: str | Path) -> Path:
+    """The model card next to a model: ``x.keras`` -> ``x.card.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".card.json")
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, mtime: float) -> Predictor:
+    import keras
+
+    import model.losses  # noqa: F401  (registers the custom losses)
+    import model.segnet  # noqa: F401  (registers the custom layers)
+    from model.segnet import model_head
+
+    try:
+        network = keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        raise UserError(f"model '{path}' cannot be loaded ({type(exc).__name__}); give a .keras file from "
+                        "`footprints train`") from exc
+    card_file = card_path(path)
+    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    return Predictor(network, model_head(network), int(network.input_shape[-1]), path, card)
+
+
+def default_model_path() -> Path:
+    """The shipped model (model/weights/default.keras)."""
+    return Path(__file__).resolve().parent / "weights" / "default.keras"

@@ -1,0 +1,189 @@
+"""From output maps to building polygons: threshold, separate touching buildings, trace, simplify, filter.
+
+Separation is a seeded watershed: seeds are the border head's interior blobs, the distance head's high-distance
+blobs, or (binary head) the peaks of the distance transform of the thresholded mask. Regions are traced with
+``rasterio.features.shapes`` (holes kept), simplified with ``skimage.measure.approximate_polygon`` (tolerance in
+metres), moved to the scene CRS with the tile transform, repaired when invalid and dropped under a minimum area.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from rasterio import features
+from rasterio.transform import Affine
+from scipy import ndimage
+from shapely.geometry import Polygon, shape
+from skimage.morphology import h_maxima
+from skimage.measure import approximate_polygon
+from skimage.segmentation import watershed
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_TOLERANCE_M = 0.5
+DEFAULT_MIN_AREA_M2 = 5.0
+SEED_LEVEL = {"interior": 0.5, "distance": 0.3}
+MIN_SEED_PX = 4
+BINARY_PEAK_H = 3.0  # px: distance-transform peaks must stand this high above the saddle between them
+
+
+@dataclass
+class Detection:
+    """One building polygon in the scene CRS with its score (mean building probability) and pixel label."""
+
+    polygon: Polygon
+    score: float
+    label: int
+
+
+def as_affine(transform: Sequence[float] | Affine) -> Affine:
+    return transform if isinstance(transform, Affine) else Affine(*list(transform)[:6])
+
+
+def pixel_size_of(transform: Sequence[float] | Affine) -> float:
+    t = as_affine(transform)
+    return float((abs(t.a) + abs(t.e)) / 2.0)
+
+
+def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(markers int32, energy to flood from high to low) for the outputs the head has."""
+    for key in ("interior", "distance"):
+        if key in outputs:
+            energy = ndimage.gaussian_filter(outputs[key].astype(np.float32), 0.7)
+            seeds = (energy >= SEED_LEVEL[key]) & mask
+            markers, _ = ndimage.label(seeds)
+            sizes = np.bincount(markers.ravel())
+            markers[sizes[markers] < MIN_SEED_PX] = 0
+            return markers.astype(np.int32), energy
+    energy = ndimage.distance_transform_edt(mask).astype(np.float32)
+    peaks = h_maxima(ndimage.gaussian_filter(energy, 1.0), BINARY_PEAK_H) > 0  # plateaus and ridges: one seed
+    markers, _ = ndimage.label(peaks & mask)
+    return markers.astype(np.int32), energy
+
+
+def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    """int32 label image: one id per separated building (0 background)."""
+    mask = outputs["prob"] >= threshold
+    if not mask.any():
+        return np.zeros(mask.shape, np.int32)
+    markers, energy = _seeds(outputs, mask)
+    labels = watershed(-energy, markers, mask=mask) if markers.any() else np.zeros(mask.shape, np.int32)
+    orphans, n_orphans = ndimage.label(mask & (labels == 0))  # blobs that got no seed become buildings as well
+    labels = np.where(orphans > 0, orphans + labels.max(), labels)
+    return labels.astype(np.int32)
+
+
+def _simplify_ring(coords: np.ndarray, tolerance_px: float) -> np.ndarray:
+    ring = approximate_polygon(np.asarray(coords, np.float64), tolerance=tolerance_px) if tolerance_px > 0 else coords
+    return ring if len(ring) >= 4 else np.asarray(coords)
+
+
+def _to_polygon(geojson_geom: dict, tolerance_px: float, transform: Affine) -> Polygon | None:
+    """A simplified, valid polygon (largest part when repair splits it) in the scene CRS."""
+    rings = [_simplify_ring(np.asarray(r), tolerance_px) for r in geojson_geom["coordinates"]]
+    poly = Polygon(rings[0], [r for r in rings[1:] if len(r) >= 4])
+    if not poly.is_valid:
+        poly = max(_polygon_parts(shapely.make_valid(poly)), key=lambda p: p.area, default=None)
+    if poly is None or poly.is_empty:
+        return None
+    return shapely.affinity.affine_transform(poly, [transform.a, transform.b, transform.d, transform.e,
+                                                    transform.c, transform.f])
+
+
+def _polygon_parts(geom) -> list[Polygon]:
+    if isinstance(geom, Polygon):
+        return [geom]
+    return [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon)]
+
+
+def _region_means(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` per label id (0 for ids without pixels)."""
+    flat = labels.ravel()
+    sums = np.bincount(flat, weights=values.ravel().astype(np.float64), minlength=int(labels.max()) + 1)
+    counts = np.bincount(flat, minlength=int(labels.max()) + 1)
+    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+
+
+def labels_to_polygons(labels: np.ndarray, prob: np.ndarray, transform: Sequence[float] | Affine,
+                       tolerance_m: float = DEFAULT_TOLERANCE_M, min_area_m2: float = DEFAULT_MIN_AREA_M2,
+                       pixel_size_m: float | None = None) -> list[Detection]:
+    """Trace each labelled region into a Detection (score = mean probability over the region)."""
+    transform = as_affine(transform)
+    pixel_m = pixel_size_m or pixel_size_of(transform)
+    tolerance_px = tolerance_m / pixel_m
+    scores = _region_means(prob, labels)
+    detections = []
+    for geom, value in features.shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.identity()):
+        poly_px = shape(geom)
+        if poly_px.area * pixel_m ** 2 < min_area_m2:
+            continue
+        poly = _to_polygon(geom, tolerance_px, transform)
+        if poly is not None and poly.area > 0:
+            detections.append(Detection(poly, float(scores[int(value)]), int(value)))
+    return detections
+
+
+def vectorize(outputs: dict[str, np.ndarray], transform: Sequence[float] | Affine,
+              threshold: float = DEFAULT_THRESHOLD, tolerance_m: float = DEFAULT_TOLERANCE_M,
+              min_area_m2: float = DEFAULT_MIN_AREA_M2, pixel_size_m: float | None = None) -> list[Detection]:
+    """Building polygons (scene CRS) from one tile's output maps and the tile's affine transform."""
+    labels = segment(outputs, threshold)
+    return labels_to_polygons(labels, outputs["prob"], transform, tolerance_m, min_area_m2, pixel_size_m)
+
+
+def watershed_split(polygon: Polygon, outputs: dict[str, np.ndarray], tile_transform: Sequence[float] | Affine,
+                    k: int) -> list[Polygon]:
+    """Split one footprint (scene CRS) into ``k`` parts by a watershed from the k strongest seeds of the tile's
+    interior / distance map (or the polygon's own distance transform); parts are clipped to the polygon."""
+    if k < 2:
+        return [polygon]
+    transform = as_affine(tile_transform)
+    shape_hw = outputs["prob"].shape
+    inside = features.rasterize([(polygon, 1)], out_shape=shape_hw, transform=transform, dtype="uint8") > 0
+    if inside.sum() < 2 * k:
+        raise ValueError(f"the footprint covers {int(inside.sum())} pixels: too small to split into {k} parts")
+    energy = ndimage.distance_transform_edt(inside).astype(np.float32)
+    learned = next((key for key in ("distance", "interior") if key in outputs), None)
+    if learned:
+        energy = energy / max(float(energy.max()), 1.0) + 2.0 * ndimage.gaussian_filter(outputs[learned], 1.0)
+    markers, centres = _k_markers(energy, inside, k)
+    if learned:
+        labels = watershed(-energy, markers, mask=inside)
+    else:  # no learned separation map: the k-means partition itself (a watershed on a plain EDT is lopsided)
+        labels = _nearest_centre(inside, centres)
+    parts = []
+    for geom, _value in features.shapes(labels.astype(np.int32), mask=labels > 0, transform=transform):
+        piece = shape(geom).intersection(polygon)
+        parts.extend(p for p in _polygon_parts(piece if piece.is_valid else shapely.make_valid(piece)) if p.area > 0)
+    return sorted(parts, key=lambda p: -p.area)[:k] if len(parts) >= k else parts
+
+
+def _k_markers(energy: np.ndarray, inside: np.ndarray, k: int, iterations: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """k seed pixels: centres of a k-means of the shape's pixels (weighted by energy), started evenly along the
+    shape's long axis, each moved to the nearest pixel inside the shape."""
+    coords = np.argwhere(inside).astype(np.float64)
+    weights = np.maximum(energy[inside].astype(np.float64), 1e-3)
+    centred = coords - coords.mean(axis=0)
+    axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+    order = np.argsort(centred @ axis)
+    centres = np.array([coords[order[int((i + 0.5) * len(order) / k)]] for i in range(k)])
+    for _ in range(iterations):
+        nearest = np.argmin(((coords[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        for j in range(k):
+            members = nearest == j
+            if members.any():
+                centres[j] = np.average(coords[members], axis=0, weights=weights[members])
+    markers = np.zeros(inside.shape, np.int32)
+    for j, centre in enumerate(centres, start=1):
+        r, c = coords[np.argmin(((coords - centre) ** 2).sum(-1))].astype(int)
+        markers[r, c] = j
+    return markers, centres
+
+
+def _nearest_centre(inside: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Label each inside pixel with its nearest centre (1-based)."""
+    coords = np.argwhere(inside)
+    labels = np.zeros(inside.shape, np.int32)
+    labels[tuple(coords.T)] = np.argmin(((coords[:, None, :] - centres[None]) ** 2).sum(-1), axis=1) + 1
+    return labels

@@ -1,0 +1,135 @@
+"""AppTest: the Review page draws the map and acts on injected map / editor values."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app_harness import app_test, button
+from db.schema import Footprint, ReviewEvent
+from db.session import transaction
+from review_world import build_world
+
+
+@pytest.fixture()
+def world(data_home, monkeypatch):
+    monkeypatch.setenv("FOOTPRINTS_NO_LOCAL_WORKER", "1")
+    return build_world(data_home, footprints=3, big=(20, 24, 44, 44))
+
+
+def status(fp_id: int) -> str:
+    with transaction() as s:
+        return s.get(Footprint, fp_id).status
+
+
+def pick(at, *ids: int) -> None:
+    """Inject a pydeck multi-object selection of ``ids`` (version 1) into the current map widget."""
+    nonce = at.session_state["review_nonce"]
+    objects = [{"id": i, "version": 1} for i in ids]
+    at.session_state[f"review_map_{nonce}"] = {"selection": {"indices": {"footprints": list(range(len(ids)))},
+                                                             "objects": {"footprints": objects}}}
+
+
+def test_review_page_renders_map_with_layers(world):
+    at = app_test()
+    assert not at.exception
+    assert "Tile" in at.subheader[0].value
+    chart = at.get("deck_gl_json_chart")[0]
+    spec = chart.proto.json
+    assert "BitmapLayer" in spec and "PolygonLayer" in spec
+    assert '"image": "data:image/png;base64,' in spec and "@@=data:" not in spec  # a literal, not an expression
+    assert '"lineWidthUnits": "pixels"' in spec
+    assert any("pending 4" in c.value for c in at.caption)
+
+
+def test_accept_selected_from_map(world):
+    at = app_test()
+    a = world["footprint_ids"][0]
+    pick(at, a)
+    at.run()
+    button(at, "btn_accept").click().run()
+    assert not at.exception
+    assert status(a) == "accepted"
+    assert any("accept" in s.value for s in at.success)
+    assert at.session_state["review_nonce"] == 1  # selection reset for the next action
+
+
+def test_reject_without_reviewer_is_refused(world):
+    at = app_test(reviewer=None)
+    pick(at, world["footprint_ids"][0])
+    at.run()
+    button(at, "btn_reject").click().run()
+    assert status(world["footprint_ids"][0]) == "pending"
+    assert any("Reviewer name" in e.value for e in at.error)
+
+
+def test_draw_from_editor_value_and_undo(world):
+    at = app_test()
+    at.session_state["review_editor_0"] = {"shape": {"kind": "polygon", "nonce": 0, "tile_id": world["tile_id"],
+                                                     "points": [[50, 50], [60, 50], [60, 60], [50, 60]]}}
+    at.run()
+    button(at, "btn_draw").click().run()
+    assert not at.exception
+    with transaction() as s:
+        human = s.scalars(select(Footprint).where(Footprint.source == "human")).all()
+        assert len(human) == 1 and human[0].status == "accepted"
+    button(at, "btn_undo").click().run()
+    assert status(human[0].id) == "deleted"
+
+
+def test_invalid_drawing_is_refused_with_message(world):
+    at = app_test()
+    at.session_state["review_editor_0"] = {"shape": {"kind": "polygon", "nonce": 0, "tile_id": world["tile_id"],
+                                                     "points": [[2, 2], [30, 30], [30, 2], [2, 30]]}}
+    at.run()
+    button(at, "btn_draw").click().run()
+    assert any("cross" in e.value for e in at.error)
+    with transaction() as s:
+        assert s.scalar(select(ReviewEvent)) is None
+
+
+def test_suggest_split_preview_then_apply(world):
+    at = app_test()
+    big = world["footprint_ids"][-1]
+    pick(at, big)
+    at.run()
+    button(at, "btn_suggest").click().run()
+    assert not at.exception
+    assert at.session_state["split_preview"]["footprint_id"] == big
+    assert status(big) == "pending"  # a preview changes nothing
+    button(at, "btn_apply_split").click().run()
+    assert status(big) == "deleted"
+    with transaction() as s:
+        assert len(s.scalars(select(Footprint).where(Footprint.source == "human")).all()) == 2
+
+
+def test_accept_all_then_next_needing_review(data_home, monkeypatch):
+    monkeypatch.setenv("FOOTPRINTS_NO_LOCAL_WORKER", "1")
+    ids = build_world(data_home, footprints=2, tiles=4)
+    at = app_test()
+    assert at.session_state["tile_id"] != ids["tile_id"]  # the most uncertain tile opens first
+    at.session_state["tile_id"] = ids["tile_id"]
+    at.run()
+    button(at, "btn_accept_all").click().run()
+    assert status(ids["footprint_ids"][1]) == "accepted"
+    button(at, "nav_next_review").click().run()
+    assert at.session_state["tile_id"] != ids["tile_id"]
+
+
+def test_threshold_slider_previews_revectorized_tile(world):
+    at = app_test()
+    at.toggle(key="thr_on").set_value(True).run()
+    at.slider(key="thr_value").set_value(0.5).run()
+    assert not at.exception
+    assert any("buildings at threshold 0.50" in c.value for c in at.caption)
+    assert '"id": "preview"' in at.get("deck_gl_json_chart")[0].proto.json
+    with transaction() as s:
+        assert s.scalar(select(ReviewEvent)) is None  # a preview writes nothing
+
+
+def test_keyboard_shortcut_accepts_selection(world):
+    at = app_test()
+    a = world["footprint_ids"][1]
+    pick(at, a)
+    at.session_state["review_keys"] = {"key": "a"}
+    at.run()
+    assert status(a) == "accepted"

@@ -1,0 +1,105 @@
+"""Training: loss goes down, interrupted runs resume from the last finished epoch, the train command."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from model.data import TrainingExample, pack_targets, to_patches
+
+
+def square_examples(n: int = 6, size: int = 64, seed: int = 0) -> list[TrainingExample]:
+    """Bright roofs on dark ground, some pairs touching: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    examples = []
+    for i in range(n):
+        inst = np.zeros((size, size), np.int32)
+        for k in range(1, 4):
+            r, c = rng.integers(4, size - 20, 2)
+            inst[r:r + 14, c:c + 14] = k
+        image = np.repeat((0.2 + 0.6 * (inst > 0) + rng.normal(0, 0.05, inst.shape))[..., None], 3, axis=-1)
+        examples.append(TrainingExample(np.clip(image, 0, 1).astype(np.float32), inst, np.ones(inst.shape, bool)))
+    return examples
+
+
+def test_pack_targets_and_patches():
+    ex = square_examples(1, 64)[0]
+    assert pack_targets(ex, "border").shape == (64, 64, 2)
+    assert pack_targets(ex, "distance").shape == (64, 64, 3)
+    x, y = to_patches([ex], "binary", patch=48)
+    assert x.shape == (4, 48, 48, 3) and y.shape == (4, 48, 48, 2)
+    assert y[3, 40:, 40:, 1].sum() == 0  # padding carries no weight
+
+
+def test_one_epoch_lowers_the_loss(tmp_path):
+    import keras
+
+    from model.losses import border_loss
+    from model.train import fit
+
+    train = square_examples(8)
+    losses = []
+    card = fit(train, train[:2], out_dir=tmp_path / "run", preset="tiny", head="border", epochs=2, batch_size=4,
+               learning_rate=3e-3, patch=64, width=4, on_epoch=lambda e, row: losses.append(row["loss"]))
+    model = keras.models.load_model(card["model_path"], compile=False)
+    x, y = to_patches(train, "border", 64, np.asarray(card["class_weights"], np.float32))
+    fresh = keras.models.load_model(card["model_path"], compile=False)
+    from model.segnet import build_segnet
+
+    keras.utils.set_random_seed(0)
+    untrained = float(border_loss(y, build_segnet(3, "tiny", "border", width=4)(x, training=True)))
+    trained = float(border_loss(y, model(x, training=True)))
+    assert len(losses) == 2 and trained < untrained
+    assert fresh is not None and card["head"] == "border" and card["bands"] == 3
+    assert (tmp_path / "run" / "log.csv").read_text().count("\n") == 3
+
+
+def test_interrupted_run_resumes_after_the_last_finished_epoch(tmp_path):
+    from model.train import fit
+
+    train = square_examples(4, seed=1)
+    out = tmp_path / "run"
+    seen = []
+
+    def stop_in_epoch_two(epoch, batch, n_batches, logs):
+        seen.append((epoch, batch))
+
+    card = fit(train, train[:1], out_dir=out, preset="tiny", head="binary", epochs=3, batch_size=2, patch=64,
+               width=2, on_batch=stop_in_epoch_two, should_stop=lambda: len(seen) >= 3)
+    assert card["stopped"] and card["epochs_done"] == 1
+    assert not (out / "model.keras").exists()
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["epochs_done"] == 1 and len(state["history"]) == 1
+    epochs_run = []
+    card = fit(train, train[:1], out_dir=out, preset="tiny", head="binary", epochs=3, batch_size=2, patch=64,
+               width=2, resume=True, on_epoch=lambda e, row: epochs_run.append(e))
+    assert epochs_run == [2, 3]
+    assert card["epochs_done"] == 3 and not card["stopped"] and (out / "model.keras").exists()
+    assert [r["epoch"] for r in card["history"]] == [1, 2, 3]
+    assert not list(out.rglob("*.tmp*"))
+
+
+def test_train_command_on_a_folder_and_refusing_to_overwrite(tmp_path, capsys):
+    from cli.main import main
+    from geo.synth import make_scene
+
+    make_scene(tmp_path / "data", seed=3, index=0, size=96)
+    out = tmp_path / "out"
+    argv = ["train", "--data", str(tmp_path / "data"), "--preset", "tiny", "--head", "distance", "--epochs", "1",
+            "--batch-size", "2", "--patch", "64", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["epochs_done"] == 1
+    card = json.loads((out / "model.card.json").read_text())
+    assert card["head"] == "distance" and card["data"]["tiles"] == 1 and card["timings"]["run_seconds"] > 0
+    assert main(argv) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_train_command_bad_input(tmp_path, capsys):
+    from cli.main import main
+
+    assert main(["train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path), "--patch", "50", "--out", str(tmp_path / "o")]) == 2

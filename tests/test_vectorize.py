@@ -1,0 +1,84 @@
+"""Vectorization: touching buildings separated by the border head's interior, holes kept, k-way split, fused flags."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasterio.transform import Affine
+from shapely.geometry import box
+
+from model.fused import fused_flags, heatmap_uncertainty
+from model.targets import INSIDE, binary_mask, border_classes, distance_target
+from model.vectorize import vectorize, watershed_split
+
+T = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)  # 0.5 m pixels, UTM-like
+
+
+def touching_squares() -> np.ndarray:
+    inst = np.zeros((64, 64), np.int32)
+    inst[10:40, 8:32] = 1
+    inst[10:40, 32:56] = 2
+    return inst
+
+
+def border_outputs(inst: np.ndarray) -> dict[str, np.ndarray]:
+    """What a perfect border head gives: building probability and interior probability."""
+    classes = border_classes(inst, 2)
+    return {"prob": binary_mask(inst), "interior": (classes == INSIDE).astype(np.float32)}
+
+
+def test_two_touching_squares_become_two_polygons_with_the_border_head():
+    dets = vectorize(border_outputs(touching_squares()), T, tolerance_m=0.5, min_area_m2=1.0)
+    assert len(dets) == 2
+    left, right = sorted(dets, key=lambda d: d.polygon.centroid.x)
+    truth_left = box(500000 + 8 * 0.5, 4000000 - 40 * 0.5, 500000 + 32 * 0.5, 4000000 - 10 * 0.5)
+    assert left.polygon.intersection(truth_left).area / left.polygon.union(truth_left).area > 0.9
+    assert right.polygon.centroid.x > truth_left.bounds[2]
+    assert all(d.polygon.is_valid and d.score == pytest.approx(1.0) for d in dets)
+
+
+def test_binary_head_alone_cannot_split_a_plain_rectangle_but_distance_head_can():
+    inst = touching_squares()
+    assert len(vectorize({"prob": binary_mask(inst)}, T, min_area_m2=1.0)) == 1
+    outputs = {"prob": binary_mask(inst), "distance": distance_target(inst, 6)}
+    assert len(vectorize(outputs, T, min_area_m2=1.0)) == 2
+
+
+def test_holes_are_kept_and_small_blobs_dropped():
+    inst = np.zeros((64, 64), np.int32)
+    inst[10:50, 10:50] = 1
+    inst[25:35, 25:35] = 0  # courtyard
+    inst[55:57, 55:57] = 2  # 1 m2 speck
+    dets = vectorize(border_outputs(inst), T, min_area_m2=5.0)
+    assert len(dets) == 1
+    assert len(dets[0].polygon.interiors) == 1
+    assert dets[0].polygon.area == pytest.approx((40 * 40 - 10 * 10) * 0.25, rel=0.05)
+
+
+def test_threshold_changes_the_result():
+    prob = np.zeros((32, 32), np.float32)
+    prob[5:25, 5:25] = 0.6
+    assert len(vectorize({"prob": prob}, T, threshold=0.5)) == 1
+    assert vectorize({"prob": prob}, T, threshold=0.7) == []
+
+
+def test_watershed_split_into_k_parts():
+    inst = touching_squares()
+    fused = box(500000 + 8 * 0.5, 4000000 - 40 * 0.5, 500000 + 56 * 0.5, 4000000 - 10 * 0.5)
+    parts = watershed_split(fused, {"prob": binary_mask(inst)}, T, 2)
+    assert len(parts) == 2
+    assert sum(p.area for p in parts) == pytest.approx(fused.area, rel=0.02)
+    assert min(p.area for p in parts) > 0.35 * fused.area
+    three = watershed_split(fused, border_outputs(inst), T, 3)
+    assert len(three) == 3
+
+
+def test_fused_flag_and_uncertainty():
+    inst = touching_squares()
+    outputs = border_outputs(inst)
+    fused = box(500000 + 8 * 0.5, 4000000 - 40 * 0.5, 500000 + 56 * 0.5, 4000000 - 10 * 0.5)
+    ragged = fused.difference(box(500000 + 20 * 0.5, 4000000 - 40 * 0.5, 500000 + 44 * 0.5, 4000000 - 18 * 0.5))
+    single = box(500000 + 8 * 0.5, 4000000 - 40 * 0.5, 500000 + 32 * 0.5, 4000000 - 10 * 0.5)
+    flags = fused_flags([single, ragged], outputs, T, 0.5)
+    assert flags == [False, True]
+    assert heatmap_uncertainty(np.full((8, 8), 0.5, np.float32)) == pytest.approx(1.0)
+    assert heatmap_uncertainty(binary_mask(inst), inst) < 0.01
