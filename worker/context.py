@@ -28,6 +28,7 @@ class JobContext:
         self._stop_beating = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_progress = 0.0
+        self._progress: dict[str, Any] = {}
         self._last_cancel_check = 0.0
         self.started = time.monotonic()
 
@@ -65,13 +66,14 @@ class JobContext:
             jobs.append_log(session, self.job_id, line)
 
     def progress(self, values: dict[str, Any], force: bool = False) -> None:
-        """Store progress, at most every PROGRESS_EVERY_S seconds unless forced."""
+        """Merge ``values`` into the job's progress; stored at most every PROGRESS_EVERY_S s unless forced."""
         now = time.monotonic()
+        self._progress.update(values, updated_s=round(now - self.started, 2))
         if not force and now - self._last_progress < PROGRESS_EVERY_S:
             return
         self._last_progress = now
         with transaction() as session:
-            jobs.set_progress(session, self.job_id, {**values, "updated_s": round(now - self.started, 2)})
+            jobs.set_progress(session, self.job_id, self._progress)
 
     def history(self, row: dict[str, Any]) -> None:
         with transaction() as session:

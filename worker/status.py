@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db import jobs
-from db.schema import Job
+from db.schema import Job, ModelVersion
 from worker.trainset import reviewed_tile_ids
 
 
@@ -55,6 +55,9 @@ def training_overview(session: Session, project_id: int, limit: int = 20) -> dic
     recent = jobs.list_jobs(session, project_id=project_id, limit=limit)
     current = jobs.active_job(session, project_id, "retrain") or next(
         (j for j in recent if j.kind == "retrain"), None)
-    return {"reviewed_tiles": len(reviewed_tile_ids(session, project_id)),
-            "current": job_view(current) if current else None,
+    view = job_view(current) if current else None
+    if view and view["result_model_version_id"]:
+        version = session.get(ModelVersion, view["result_model_version_id"])
+        view["result_version_name"] = version.name if version else None
+    return {"reviewed_tiles": len(reviewed_tile_ids(session, project_id)), "current": view,
             "jobs": [job_table_row(j) for j in recent]}

@@ -59,12 +59,17 @@ def draw_job(view: dict) -> None:
     """Status line, epoch and batch progress bars, ETA, curves, cancel button, log tail."""
     phase = f" ({view['phase']})" if view["status"] == "running" and view["phase"] else ""
     st.subheader(f"Job {view['id']}: {view['status']}{phase}")
-    epoch_text = f"Epoch {view['epoch']} of {view['epochs']}"
-    st.progress(view["epoch_fraction"], text=epoch_text)
-    batch_text = f"Batch {view['batch']} of {view['n_batches'] or '?'}"
-    if view["loss"] is not None:
-        batch_text += f" - loss {view['loss']:.4f}"
-    st.progress(view["batch_fraction"], text=batch_text)
+    st.progress(view["epoch_fraction"], text=f"Epoch {view['epoch']} of {view['epochs']}")
+    if view["status"] == "running" and view["phase"] == "evaluating":
+        st.info("Scoring the new model and its base version on the validation tiles.")
+    elif view["status"] in jobs.ACTIVE_STATUSES:
+        batch_text = f"Batch {view['batch']} of {view['n_batches'] or '?'}"
+        if view["loss"] is not None:
+            batch_text += f" - loss {view['loss']:.4f}"
+        st.progress(view["batch_fraction"], text=batch_text)
+    if view.get("result_version_name"):
+        st.success(f"Registered model version {view['result_version_name']}: compare and promote it on the "
+                   "Models page.")
     if view["status"] == "running" and view["eta_s"] is not None:
         st.caption(f"About {int(view['eta_s'])} s left; heartbeat {view['heartbeat_age_s']} s ago "
                    f"(worker {view['worker']}).")
