@@ -78,4 +78,5 @@ def first_start() -> None:
         st.write("No project yet: building a demo project from synthetic scenes and the Atlanta sample.")
         build_demo_with_progress()
         st.session_state["project_name"] = DEMO_PROJECT
+        st.rerun()  # draw the app without the first-start notice
     local_worker()

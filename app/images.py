@@ -13,6 +13,13 @@ from PIL import Image
 from geo.raster import display_rgb, read_window
 
 
+def jpeg_data_url(array: np.ndarray, quality: int = 88) -> str:
+    """An HxWx3 uint8 array as a JPEG data URL (imagery: about 5x smaller than PNG, resent on every rerun)."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def png_data_url(array: np.ndarray) -> str:
     """An HxW(x3|x4) uint8 array as a PNG data URL."""
     buffer = io.BytesIO()
@@ -23,9 +30,9 @@ def png_data_url(array: np.ndarray) -> str:
 @st.cache_data(max_entries=256, show_spinner=False)
 def tile_image_url(path: str, col_off: int, row_off: int, width: int, height: int,
                    band_stats: list | None, nodata: float | None) -> str:
-    """The tile window stretched (per-band p2/p98 of the scene) to 8-bit RGB, as a PNG data URL."""
+    """The tile window stretched (per-band p2/p98 of the scene) to 8-bit RGB, as a JPEG data URL."""
     image, valid = read_window(path, col_off, row_off, width, height, band_stats, nodata)
-    return png_data_url(display_rgb(image))
+    return jpeg_data_url(display_rgb(image))
 
 
 @st.cache_data(max_entries=2048, show_spinner=False)

@@ -17,7 +17,7 @@ from db.session import transaction
 
 NONCE_KEY, PREVIEW_KEY, MODE_KEY = "review_nonce", "split_preview", "editor_mode"
 ROW1 = (("accept", "Accept (a)", "primary"), ("reject", "Reject (r)", "secondary"),
-        ("accept_all", "Accept all remaining", "secondary"), ("delete", "Delete", "secondary"),
+        ("accept_all", "Accept rest", "secondary"), ("delete", "Delete", "secondary"),
         ("merge", "Merge selected", "secondary"), ("undo", "Undo", "secondary"), ("redo", "Redo", "secondary"))
 ROW2 = (("draw", "Save drawn building"), ("edit", "Save edited outline"), ("split_line", "Split along drawn line"))
 NAV = (("prev", "◀ Previous tile"), ("next", "Next tile ▶"), ("next_review", "Next needing review (n)"))
@@ -64,8 +64,9 @@ def editor_shape(editor_key: str, nonce: int) -> dict | None:
 def selection(view: TileView, map_key: str, shape: dict | None) -> dict[int, int]:
     """{footprint id: version seen} selected on the map or in the editor (only footprints still shown)."""
     chosen = selected_from_event(st.session_state.get(map_key))
-    if shape and shape.get("kind") == "select":
-        chosen.update({int(i): view.versions[int(i)] for i in shape.get("ids", []) if int(i) in view.versions})
+    if shape:  # every editor shape carries the editor's selection and the versions the reviewer saw
+        seen = {int(k): int(v) for k, v in (shape.get("versions") or {}).items()}
+        chosen.update({int(i): seen.get(int(i), view.versions.get(int(i), 0)) for i in shape.get("ids", [])})
     return {i: v for i, v in chosen.items() if i in view.versions}
 
 

@@ -21,6 +21,7 @@ from app.v2_guard import navigation_mode  # noqa: E402
 navigation_mode()
 
 st.set_page_config(page_title="Footprint Studio", layout="wide")
-first_start()
+page = st.navigation(pages())  # the menu shows at once, also while the first start builds the demo
 reviewer_sidebar()
-st.navigation(pages()).run()
+first_start()
+page.run()

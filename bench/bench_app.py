@@ -51,8 +51,8 @@ def bench_browser(clicks: int) -> dict:
     from browser_harness import browser_page, click_map_centre, open_review, streamlit_server, wait_idle, wait_text
     from review_world import build_world
 
-    home = fresh_home()
-    big = build_world(home, footprints=6, big=(20, 24, 44, 44))["footprint_ids"][-1]
+    home = fresh_home()  # a 512 px tile with 60 footprints; the large one lies under the map centre
+    big = build_world(home, footprints=60, tile_size=512, big=(200, 220, 320, 320))["footprint_ids"][-1]
     times = []
     with streamlit_server(home) as url, browser_page() as page:
         open_review(page, url, "bench")

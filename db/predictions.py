@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
@@ -49,8 +50,19 @@ def _write_heatmap(tile: Tile, version: ModelVersion, outputs: dict[str, np.ndar
     path = heatmap_dir() / f"tile_{tile.id}_v{version.id}.tif"
     tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.tif")
     write_geotiff(tmp, np.stack(bands).astype(np.float32), tile.scene.crs, _transform(tile))
+    with rasterio.open(tmp, "r+") as dst:
+        for index, name in enumerate(["prob", EXTRA_BAND.get(version.head)][:len(bands)], start=1):
+            dst.set_band_description(index, name)
     os.replace(tmp, path)
     return str(path)
+
+
+def heatmap_outputs(path: str | Path) -> dict[str, np.ndarray]:
+    """A tile heatmap read back as output maps: {"prob"} plus "interior" / "distance" when band 2 holds one
+    (what ``model.vectorize.watershed_split`` and ``vectorize`` take)."""
+    with rasterio.open(path) as src:
+        names = [d or ("prob" if i == 0 else f"band{i + 1}") for i, d in enumerate(src.descriptions)]
+        return {name: src.read(i + 1).astype(np.float32) for i, name in enumerate(names)}
 
 
 def _transform(tile: Tile):

@@ -83,6 +83,7 @@ def test_export_page_builds_geojson_for_the_project(world):
     assert at.get("download_button")
 
 
+@pytest.mark.slow
 def test_first_start_builds_the_demo_with_progress(data_home, monkeypatch):
     monkeypatch.setenv("FOOTPRINTS_NO_LOCAL_WORKER", "1")
     at = app_test(timeout=600)
@@ -90,3 +91,7 @@ def test_first_start_builds_the_demo_with_progress(data_home, monkeypatch):
     with transaction() as s:
         assert s.scalar(select(Project.name)) == "demo"
         assert s.scalar(select(func.count()).select_from(Scene)) >= 2
+        if (APP_DIR.parent / "db" / "predictions.py").exists():  # predicted with the shipped model
+            assert s.scalar(select(func.count()).select_from(Tile).where(Tile.predicted_at.is_not(None))) > 0
+    assert at.subheader and "Tile" in at.subheader[0].value  # the Review page is drawn after the build
+    assert not any("No project yet" in m.value for m in at.markdown)

@@ -36,7 +36,8 @@ def test_review_page_renders_map_with_layers(world):
     chart = at.get("deck_gl_json_chart")[0]
     spec = chart.proto.json
     assert "BitmapLayer" in spec and "PolygonLayer" in spec
-    assert '"image": "data:image/png;base64,' in spec and "@@=data:" not in spec  # a literal, not an expression
+    assert '"image": "data:image/jpeg;base64,' in spec and "@@=data:" not in spec  # a literal, not an expression
+    assert '"image": "data:image/png;base64,' in spec  # the heatmap overlay (with alpha)
     assert '"lineWidthUnits": "pixels"' in spec
     assert any("pending 4" in c.value for c in at.caption)
 
@@ -133,3 +134,39 @@ def test_keyboard_shortcut_accepts_selection(world):
     at.session_state["review_keys"] = {"key": "a"}
     at.run()
     assert status(a) == "accepted"
+
+
+def test_stale_selection_shows_conflict_and_changes_nothing(world):
+    from db import review
+
+    at = app_test()
+    a = world["footprint_ids"][0]
+    pick(at, a)  # ann sees version 1
+    at.run()
+    with transaction() as s:
+        review.accept(s, "bob", {a: 1})  # bob gets there first
+    button(at, "btn_reject").click().run()
+    assert any("changed by bob" in e.value for e in at.error)
+    assert status(a) == "accepted"
+
+
+def test_split_along_line_from_editor_shape(world):
+    at = app_test()
+    big = world["footprint_ids"][-1]  # pixels (20, 24) - (44, 44)
+    at.session_state["review_editor_0"] = {"shape": {"kind": "line", "nonce": 0, "tile_id": world["tile_id"],
+                                                     "ids": [big], "versions": {str(big): 1},
+                                                     "points": [[32, 22], [32, 46]]}}
+    at.run()
+    button(at, "btn_split_line").click().run()
+    assert not at.exception and status(big) == "deleted"
+    with transaction() as s:
+        parts = s.scalars(select(Footprint).where(Footprint.source == "human")).all()
+    assert len(parts) == 2 and {p.status for p in parts} == {"accepted"}
+
+
+def test_merge_refused_for_buildings_apart_shows_message(world):
+    at = app_test()
+    pick(at, *world["footprint_ids"][:2])
+    at.run()
+    button(at, "btn_merge").click().run()
+    assert any("do not touch" in e.value for e in at.error)

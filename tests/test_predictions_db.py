@@ -81,6 +81,10 @@ def test_predict_project_writes_heatmaps_and_replaces_only_unreviewed(project, t
         with rasterio.open(tiles[0].heatmap_path) as src:
             assert src.count == 2 and src.crs is not None and src.shape == (64, 64)
             assert src.transform.c == pytest.approx(tiles[0].minx)
+        from db.predictions import heatmap_outputs
+
+        maps = heatmap_outputs(tiles[0].heatmap_path)
+        assert set(maps) == {"prob", "interior"} and maps["prob"].shape == (64, 64)
         model_fps = session.scalars(select(Footprint).where(Footprint.source == "model")).all()
         assert model_fps and all(fp.status == "pending" and fp.model_version_id for fp in model_fps)
         reviewed_tile = tiles[0]
@@ -104,3 +108,14 @@ def test_predict_project_unknown_project_is_a_user_error(data_home, tiny_model):
 
     with pytest.raises(UserError, match="no project"):
         predict_project("missing", model_path=tiny_model)
+
+
+def test_predict_command_for_a_project(project, tiny_model, capsys):
+    import json
+
+    from cli.main import main
+
+    assert main(["predict", "--project", "p", "--model", str(tiny_model), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["tiles"] == 4 and out["predicted"] == 4
+    assert main(["predict", "--project", "p", "--threshold", "1.5"]) == 2

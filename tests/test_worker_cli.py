@@ -79,6 +79,9 @@ def test_models_list_promote_and_rollback(data_home, tmp_path, capsys):
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["versions"]}
     assert rows["child"]["active"] and (rows["child"]["f1"], rows["child"]["base_f1"]) == (0.7, 0.4)
     assert rows["child"]["train_tiles"] == 9 and rows["child"]["parent"] == "tiny-base"
+    assert main(["models", "list"]) == 0
+    table = capsys.readouterr().out
+    assert "* child" in table and "0.700 (0.400)" in table  # new F1 beside its base's
     assert main(["models", "rollback", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["active"] == "tiny-base"
     assert main(["models", "rollback"]) == 2

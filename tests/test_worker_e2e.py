@@ -53,6 +53,7 @@ def test_retrain_registers_a_version_then_promotion_repredicts_only_unreviewed(d
         assert Path(version.path).is_file() and Path(version.path).parent.parent == models_dir()
         assert "registered model version" in job.log
     assert not list(models_dir().rglob("*.tmp"))  # no half-written file left behind
+    assert not list((data_home / "jobs" / str(job_id)).rglob("*.keras"))  # checkpoints cleaned once registered
 
     reviewed_before = _footprint_state(tiles[:3])
     with transaction() as session:
@@ -89,3 +90,16 @@ def test_cancel_stops_between_batches_and_registers_nothing(data_home, tmp_path)
         assert job.status == "cancelled" and job.result_model_version_id is None
         assert len(job.history) < 200 and "cancelled after epoch" in job.log
         assert session.scalar(select(ModelVersion).where(ModelVersion.parent_id.is_not(None))) is None
+
+
+def test_a_job_that_breaks_is_failed_with_its_reason(data_home, tmp_path):
+    project_id, _, _ = _reviewed_project(tmp_path)
+    with transaction() as session:
+        job_id = queue_retrain(session, project_id, epochs=1).id
+    for tif in (tmp_path / "scenes-tiny").glob("*.tif"):
+        tif.unlink()  # the imagery went away after the job was queued
+    assert run_worker(once=True, heartbeat_seconds=0.5)["jobs"] == {job_id: "failed"}
+    with transaction() as session:
+        job = jobs.get_job(session, job_id)
+        assert job.error and "tiny.tif" in job.error and "failed:" in job.log
+        assert job.finished_at is not None and job.result_model_version_id is None

@@ -43,3 +43,13 @@ def install_model(src_model: Path, card: dict[str, Any], version_name: str) -> P
     _atomic_copy(Path(src_model), dest)
     _atomic_json(card, folder / CARD_FILE)
     return dest
+
+
+def clean_job_dir(job_id: int) -> int:
+    """Delete a finished job's model files (the version folder has its own copy); the CSV log and state stay.
+    Returns how many files went."""
+    removed = 0
+    for path in job_dir(job_id).rglob("*.keras"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed

@@ -6,7 +6,7 @@ from db.session import transaction
 from worker.context import JobContext
 from worker.trainset import unreviewed_tile_ids
 
-CHUNK_TILES = 16
+CHUNK_TILES = 4  # one short transaction per chunk: the review app never waits long for the write lock
 
 
 def run_repredict(ctx: JobContext) -> None:

@@ -15,7 +15,7 @@ from db import jobs
 from db.schema import ModelVersion, Project
 from db.session import transaction
 from worker.context import JobContext
-from worker.install import install_model, job_dir
+from worker.install import clean_job_dir, install_model, job_dir
 
 MAX_BATCH_POINTS = 300
 
@@ -113,7 +113,7 @@ def register(ctx: JobContext, base: ModelVersion, card: dict[str, Any], metrics:
             train_tiles=len(ctx.params["train_tile_ids"]), parent_id=base.id)
         if not jobs.finish(session, ctx.job_id, ctx.worker_id, "done", result_model_version_id=version.id):
             raise RuntimeError(f"job {ctx.job_id} was taken from this worker before it finished")
-        jobs.append_log(session, ctx.job_id, f"registered model version {name} (id {version.id})")
+        jobs.append_log(session, ctx.job_id, f"registered model version {version.name} (id {version.id})")
         return version.id
 
 
@@ -128,11 +128,16 @@ def run_retrain(ctx: JobContext) -> int | None:
         session.expunge(base)
     train_set, val_set = load_examples(ctx)
     card = train(ctx, base, train_set, val_set)
-    if card.get("stopped") or not card.get("model_path"):
-        ctx.log(f"cancelled after epoch {card.get('epochs_done', 0)}; checkpoints kept, nothing registered")
+    if card.get("stopped"):
+        ctx.log(f"cancelled after epoch {card.get('epochs_done', 0)}; nothing registered")
+        clean_job_dir(ctx.job_id)
         return None
+    if not card.get("model_path"):
+        raise RuntimeError(f"training ended without a model file in {job_dir(ctx.job_id)}")
     ctx.progress({"phase": "evaluating", "epoch": card["epochs_done"], "epochs": ctx.params["epochs"]},
                  force=True)
     metrics = compare_on_validation(card["model_path"], base.path, val_set, base.name)
     ctx.log(f"validation: new {metrics['new']} vs base {metrics['base']}")
-    return register(ctx, base, card, metrics)
+    version_id = register(ctx, base, card, metrics)
+    clean_job_dir(ctx.job_id)
+    return version_id

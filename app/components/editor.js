@@ -46,8 +46,15 @@ export default function (component) {
     editPts: null, drag: -1, selected: new Set(data.selected || []) } : root.__st;
   root.__st = st;
   const tol = Math.max(data.width, data.height) * 0.015;
+  // Every shape carries the current selection, so a split line drawn after selecting keeps that selection.
   const send = (kind, extra) => setStateValue("shape", Object.assign({ kind, nonce: data.nonce,
-    tile_id: data.tile_id }, extra));
+    tile_id: data.tile_id, ids: Array.from(st.selected), versions: seenVersions() }, extra));
+  // The versions the reviewer saw (optimistic locking happens against these, not the database's newest).
+  function seenVersions() {
+    const out = {};
+    for (const fp of data.footprints || []) if (st.selected.has(fp.id)) out[fp.id] = fp.version;
+    return out;
+  }
 
   let svg, fpLayer, overlay, bar;
 

@@ -93,8 +93,13 @@ def live_panel(project_id: int) -> None:
     with transaction() as session:
         overview = training_overview(session, project_id)
     st.caption(f"{overview['reviewed_tiles']} reviewed tiles available for training.")
-    if overview["current"]:
-        draw_job(overview["current"])
+    current = overview["current"]
+    if current and current["status"] in jobs.ACTIVE_STATUSES:
+        started = ensure_local_worker()  # the job must not wait for a worker that died since the app started
+        if started.get("started"):
+            st.caption(f"Started a background worker (pid {started['pid']}) for this job.")
+    if current:
+        draw_job(current)
     if overview["jobs"]:
         st.subheader("Jobs")
         st.dataframe(pd.DataFrame(overview["jobs"]), hide_index=True)

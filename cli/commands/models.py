@@ -15,6 +15,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def version_table(rows: list[dict[str, Any]]) -> str:
+    """Plain-text table of versions: metrics of each version beside its base's (in brackets)."""
+    lines = [f"{'':2}{'name':<28}{'preset':<8}{'tiles':>6}  {'pixel IoU':<16}{'F1':<16}{'fused rate':<16}"]
+    for r in rows:
+        pair = {k: f"{_num(r.get(k))} ({_num(r.get('base_' + k))})" for k in ("pixel_iou", "f1", "fused_rate")}
+        lines.append(f"{'* ' if r['active'] else '  '}{r['name']:<28}{r['preset']:<8}{r['train_tiles']:>6}  "
+                     f"{pair['pixel_iou']:<16}{pair['f1']:<16}{pair['fused_rate']:<16}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from cli.errors import UserError
     from db.session import transaction
@@ -23,7 +37,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     with transaction() as session:
         if args.action == "list":
-            return {"versions": version_rows(session)}
+            rows = version_rows(session)
+            return {"versions": rows} if args.json else {"versions": "\n" + version_table(rows)}
         if args.action == "promote":
             if not args.version:
                 raise UserError("promote needs a version name or id; see `footprints models list`")
