@@ -8,6 +8,8 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# App tests must not spawn real background workers; the local-worker tests unset this themselves.
+os.environ.setdefault("FOOTPRINTS_NO_LOCAL_WORKER", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ATLANTA_DIR = REPO_ROOT / "samples" / "spacenet-atlanta-sample"
