@@ -140,3 +140,13 @@ def editor_mode() -> str:
     labels = list(MODES.values())
     chosen = st.segmented_control("Editor mode", labels, default=labels[0], key=MODE_KEY)
     return next((k for k, v in MODES.items() if v == chosen), "select")
+
+
+def shape_note(shape: dict | None) -> str | None:
+    """What the editor holds that a button can save (shown under the editor)."""
+    if not shape:
+        return None
+    count = len(shape.get("points") or [])
+    return {"polygon": f"Drawn outline ready ({count} corners): press 'Save drawn building'.",
+            "line": f"Split line ready ({count} points): press 'Split along drawn line'.",
+            "edit": f"Edited outline of #{shape.get('id')} ready: press 'Save edited outline'."}.get(shape.get("kind"))

@@ -71,7 +71,7 @@ def _transform(tile: Tile):
     return window_transform(tile.scene.transform, tile.col_off, tile.row_off)
 
 
-def predict_tile(tile: Tile, version: ModelVersion, threshold: float = 0.5) -> TilePrediction:
+def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = None) -> TilePrediction:
     """Run the model on one tile and vectorize (no database writes)."""
     from geo.raster import read_window
     from geo.vector import lonlat_record
@@ -82,7 +82,9 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float = 0.5) -> T
     scene = tile.scene
     image, valid = read_window(scene.path, tile.col_off, tile.row_off, tile.width, tile.height, scene.band_stats,
                                scene.nodata)
-    outputs = Predictor.load(version.path).predict_image(image, valid)
+    predictor = Predictor.load(version.path)
+    outputs = predictor.predict_image(image, valid)
+    threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))
     transform = _transform(tile)
     labels = segment(outputs, threshold)
     dets = labels_to_polygons(labels, outputs["prob"], transform, pixel_size_m=scene.pixel_size_m)
@@ -105,7 +107,7 @@ def store_prediction(session: Session, tile: Tile, version: ModelVersion, result
 
 
 def predict_tiles(session: Session, tile_ids: Sequence[int], model_version: ModelVersion,
-                  progress: Progress | None = None, threshold: float = 0.5) -> dict[str, int]:
+                  progress: Progress | None = None, threshold: float | None = None) -> dict[str, int]:
     """Predict the given tiles in the caller's session; reviewed tiles are skipped. Returns counts."""
     counts = {"predicted": 0, "skipped_reviewed": 0, "footprints": 0, "fused": 0}
     for i, tile_id in enumerate(tile_ids, start=1):
@@ -143,7 +145,7 @@ def _model_version(session: Session, model_path: str | Path | None) -> ModelVers
 
 
 def predict_project(project_name: str, progress: Progress | None = None, model_path: str | Path | None = None,
-                    threshold: float = 0.5) -> dict[str, Any]:
+                    threshold: float | None = None) -> dict[str, Any]:
     """Predict every unreviewed tile of a project with the active model (or ``model_path``); one short transaction
     per tile so reviewers are never locked out for long."""
     from db.queries import project_tiles

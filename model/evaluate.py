@@ -94,13 +94,14 @@ def evaluate_files(pred: str | Path, truth: str | Path, heatmap: str | Path | No
 
 
 def evaluate_model_on_folder(model_path: str | Path, folder: str | Path, out_dir: str | Path,
-                             threshold: float = 0.5, min_area_px: float = 20) -> dict[str, Any]:
+                             threshold: float | None = None, min_area_px: float = 20) -> dict[str, Any]:
     """Predict every labelled scene of a folder and sum the SpaceNet counts over scenes (tiles)."""
     from model.data import folder_pairs
     from model.predict import Predictor
     from model.scene import predict_scene
 
     predictor = Predictor.load(model_path)
+    threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     totals = {"tp": 0, "fp": 0, "fn": 0, "predictions": 0, "fused": 0.0}

@@ -95,3 +95,20 @@ def test_first_start_builds_the_demo_with_progress(data_home, monkeypatch):
             assert s.scalar(select(func.count()).select_from(Tile).where(Tile.predicted_at.is_not(None))) > 0
     assert at.subheader and "Tile" in at.subheader[0].value  # the Review page is drawn after the build
     assert not any("No project yet" in m.value for m in at.markdown)
+
+
+def test_export_page_builds_geopackage_for_the_current_tile(world, tmp_path):
+    at = app_test()  # the Review page picks the tile
+    at.switch_page("pages/export.py").run()
+    at.radio(key="export_scope").set_value("tile").run()
+    at.radio(key="export_format").set_value("GeoPackage").run()
+    at.multiselect(key="export_statuses").set_value(["pending"]).run()
+    button(at, "btn_export").click().run()
+    assert not at.exception
+    ready = at.session_state["export_file"]
+    assert ready["name"] == f"demo_tile{world['tile_id']}.gpkg" and ready["count"] == 4
+    path = tmp_path / "out.gpkg"
+    path.write_bytes(ready["data"])
+    import geopandas as gpd
+    frame = gpd.read_file(path)
+    assert len(frame) == 4 and set(frame["status"]) == {"pending"} and frame.crs.to_epsg() == 4326

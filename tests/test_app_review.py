@@ -68,6 +68,7 @@ def test_draw_from_editor_value_and_undo(world):
     at.session_state["review_editor_0"] = {"shape": {"kind": "polygon", "nonce": 0, "tile_id": world["tile_id"],
                                                      "points": [[50, 50], [60, 50], [60, 60], [50, 60]]}}
     at.run()
+    assert any("Drawn outline ready (4 corners)" in i.value for i in at.info)
     button(at, "btn_draw").click().run()
     assert not at.exception
     with transaction() as s:

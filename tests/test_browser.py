@@ -52,7 +52,7 @@ def test_draw_missed_building_in_the_offline_editor(data_home):
     with streamlit_server(data_home) as url, browser_page() as page:
         open_review(page, url, "browser-bot")
         page.get_by_text("Draw missed building", exact=True).click()
-        wait_idle(page)
+        page.wait_for_selector("svg.fp-svg.mode-draw")  # the editor has been redrawn in draw mode
         svg = page.locator("svg.fp-svg").first
         svg.scroll_into_view_if_needed()
         box = svg.bounding_box()
@@ -61,6 +61,7 @@ def test_draw_missed_building_in_the_offline_editor(data_home):
         for x, y in [(40, 40), (56, 40), (56, 56), (40, 56)]:
             page.mouse.click(x0 + x * scale, y0 + y * scale)
         page.mouse.click(x0 + 40 * scale, y0 + 40 * scale)  # clicking the first corner closes the outline
+        wait_text(page, "Drawn outline ready (4 corners)")  # the outline reached the server
         wait_idle(page)
         page.get_by_role("button", name="Save drawn building").click()
         wait_text(page, "added a building")

@@ -76,11 +76,16 @@ with left:
     c = view.counts
     st.caption(f"pending {c.get('pending', 0)} · accepted {c.get('accepted', 0)} · rejected {c.get('rejected', 0)}"
                f" · human {c.get('human', 0)} · likely fused {sum(f['fused'] for f in view.footprints)}"
-               f" · uncertainty {view.uncertainty if view.uncertainty is not None else '-'}")
+               f" · uncertainty {'-' if view.uncertainty is None else f'{view.uncertainty:.2f}'}  \n"
+               "yellow pending · green accepted · red rejected · blue drawn by a reviewer · magenta outline: likely "
+               "fused · cyan outline: preview (not saved)")
 
 with st.expander("Draw and edit (offline editor)", expanded=True):
     mode = page.editor_mode()
     footprint_editor(editor_data(view, image, mode, nonce, selected, preview), key=editor_key)
+    note = page.shape_note(page.editor_shape(editor_key, nonce))
+    if note:
+        st.info(note)
 
 if view.events:
     st.markdown("**Recent actions on this tile**")

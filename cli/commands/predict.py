@@ -19,7 +19,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="output GeoJSON (required with SCENE)")
     parser.add_argument("--model", type=Path, default=None, help="model .keras (default: the shipped model)")
     parser.add_argument("--heatmap", type=Path, default=None, help="write the probability heatmap GeoTIFF here")
-    parser.add_argument("--threshold", type=float, default=0.5, help="building probability threshold (0.5)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="building probability threshold (default: the model card's, else 0.5)")
     parser.add_argument("--min-area", type=float, default=5.0, help="minimum polygon area in m2 (5)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="polygon simplification tolerance in m (0.5)")
     return parser
@@ -43,7 +44,7 @@ def _predict_project(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    if not 0.0 < args.threshold < 1.0:
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise UserError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.project:
         return _predict_project(args)
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from model.scene import predict_scene
 
     predictor = Predictor.load(args.model or default_model_path())
-    return predict_scene(args.scene, predictor, args.out, args.heatmap, args.threshold,
+    threshold = args.threshold if args.threshold is not None else float(predictor.card.get("threshold", 0.5))
+    return predict_scene(args.scene, predictor, args.out, args.heatmap, threshold,
                          tolerance_m=args.tolerance, min_area_m2=args.min_area,
                          progress=None if args.json else _progress)
