@@ -7,12 +7,12 @@ import streamlit as st
 
 APP_DIR = Path(__file__).resolve().parent
 PAGES = (
-    ("Review", "pages/review.py", True),
-    ("Tiles", "pages/tiles.py", False),
-    ("Projects", "pages/projects.py", False),
-    ("Export", "pages/export.py", False),
-    ("Training", "pages/training.py", False),
-    ("Models", "pages/models.py", False),
+    ("Review", "views/review.py", True),
+    ("Tiles", "views/tiles.py", False),
+    ("Projects", "views/projects.py", False),
+    ("Export", "views/export.py", False),
+    ("Training", "views/training.py", False),
+    ("Models", "views/models.py", False),
 )  # no icons: a page icon becomes the favicon, and Material icons are fetched from a CDN
 
 

@@ -1,7 +1,7 @@
 """Footprint Studio: the review app shell (first start, reviewer name, navigation).
 
-Run with ``streamlit run app/streamlit_app.py``. Pages live in app/pages/; the Training and Models pages come from
-the trainer and are listed when their files exist."""
+Run with ``streamlit run app/streamlit_app.py``. Pages live in app/views/ (a folder named pages/
+would switch Streamlit into its old directory mode); Training and Models are listed when their files exist."""
 from __future__ import annotations
 
 import sys
@@ -16,9 +16,6 @@ if str(ROOT) not in sys.path:  # `streamlit run app/streamlit_app.py` puts app/ 
 from app.auth import reviewer_sidebar  # noqa: E402
 from app.bootstrap import first_start  # noqa: E402
 from app.navigation import pages  # noqa: E402
-from app.v2_guard import navigation_mode  # noqa: E402
-
-navigation_mode()
 
 st.set_page_config(page_title="Footprint Studio", layout="wide")
 page = st.navigation(pages())  # the menu shows at once, also while the first start builds the demo

@@ -120,7 +120,7 @@ def bench_tiles(tiles: int, repeat: int = 5) -> dict:
     ids = build_world(home, footprints=3, tiles=tiles, tile_size=32)
     built = time.perf_counter() - start
     at = app_test(timeout=120)
-    first = timed(lambda: (at.switch_page("pages/tiles.py"), at.run()), 1)
+    first = timed(lambda: (at.switch_page("views/tiles.py"), at.run()), 1)
     warm = timed(at.run, repeat)
 
     def sql() -> None:

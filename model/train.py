@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -36,6 +35,16 @@ def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     os.replace(tmp, path)
+
+
+def strip_optimizer(src: Path, dest: Path) -> None:
+    """Write ``src``'s network without its optimizer state to ``dest`` (a third of the size), atomically."""
+    import keras
+
+    import model.losses  # noqa: F401  (registers the custom losses)
+    import model.segnet  # noqa: F401  (registers the custom layers)
+
+    atomic_save(keras.models.load_model(src, compile=False), dest)
 
 
 def _read_state(path: Path) -> dict[str, Any] | None:
@@ -243,8 +252,7 @@ def _finish(run: _Run, model, cancelled: bool, info: dict[str, Any], seconds: fl
     best = run.out_dir / "best.keras"
     final = run.out_dir / "model.keras"
     if not cancelled and best.exists():
-        shutil.copyfile(best, run.out_dir / "model.tmp.keras")
-        os.replace(run.out_dir / "model.tmp.keras", final)
+        strip_optimizer(best, final)
     width, depth = resolve_preset(info["preset"], info.pop("width"), info.pop("depth"))
     history = state["history"]
     best_row = next((r for r in history if r["epoch"] == state["best_epoch"]), {})

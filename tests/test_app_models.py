@@ -11,7 +11,7 @@ from db.schema import ModelVersion
 from db.session import transaction
 from test_worker_support import tiny_base_version
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "models.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "views" / "models.py")
 
 
 def _child_version(base_id: int) -> int:

@@ -26,12 +26,12 @@ def test_navigation_lists_pages_that_exist(world):
     from app.navigation import page_specs
     titles = [title for title, _, _ in page_specs()]
     assert titles[:4] == ["Review", "Tiles", "Projects", "Export"]
-    assert ("Training" in titles) == (APP_DIR / "pages" / "training.py").exists()
+    assert ("Training" in titles) == (APP_DIR / "views" / "training.py").exists()
     assert not at.exception
 
 
 def test_tiles_page_paginates_in_priority_order_and_opens_a_tile(world):
-    at = app_test("pages/tiles.py")
+    at = app_test("views/tiles.py")
     assert not at.exception
     frame = at.dataframe[0].value
     assert len(frame) == 25 and frame.iloc[0]["tile"] == world["tile_id"]  # the fused tile comes first
@@ -45,7 +45,7 @@ def test_tiles_page_paginates_in_priority_order_and_opens_a_tile(world):
 
 
 def test_projects_page_creates_project_and_adds_scene_by_path(world, data_home):
-    at = app_test("pages/projects.py")
+    at = app_test("views/projects.py")
     assert not at.exception and at.dataframe[0].value.iloc[0]["tiles"] == 30
     at.text_input(key="new_project_name").input("city")
     next(b for b in at.button if "Create project" in b.label).click().run()
@@ -65,7 +65,7 @@ def test_projects_page_creates_project_and_adds_scene_by_path(world, data_home):
 
 
 def test_projects_page_reports_bad_path(world):
-    at = app_test("pages/projects.py")
+    at = app_test("views/projects.py")
     at.text_area(key="scene_paths").input("/nowhere/scene.tif")
     at.checkbox(key="predict_new").uncheck()
     button(at, "btn_add_scenes").click().run()
@@ -73,7 +73,7 @@ def test_projects_page_reports_bad_path(world):
 
 
 def test_export_page_builds_geojson_for_the_project(world):
-    at = app_test("pages/export.py")
+    at = app_test("views/export.py")
     at.multiselect(key="export_statuses").set_value(["pending"]).run()
     button(at, "btn_export").click().run()
     assert not at.exception
@@ -99,7 +99,7 @@ def test_first_start_builds_the_demo_with_progress(data_home, monkeypatch):
 
 def test_export_page_builds_geopackage_for_the_current_tile(world, tmp_path):
     at = app_test()  # the Review page picks the tile
-    at.switch_page("pages/export.py").run()
+    at.switch_page("views/export.py").run()
     at.radio(key="export_scope").set_value("tile").run()
     at.radio(key="export_format").set_value("GeoPackage").run()
     at.multiselect(key="export_statuses").set_value(["pending"]).run()

@@ -10,7 +10,7 @@ from db import jobs
 from db.session import transaction
 from test_worker_support import review_tiles, tiny_base_version, tiny_project, unlabel
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "training.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "views" / "training.py")
 
 
 def _running_job(project_id: int) -> int:

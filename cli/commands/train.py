@@ -30,6 +30,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--val-fraction", type=float, default=0.15, help="share of tiles for validation")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (model.keras, model.card.json, log)")
+    parser.add_argument("--base-model", type=Path, default=None,
+                        help="fine-tune this .keras model instead of starting from random weights")
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
     return parser
 
@@ -45,6 +47,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--patch must be a positive multiple of 32, got {args.patch}")
     if not 0.0 < args.val_fraction < 1.0:
         raise UserError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+    if args.base_model is not None and not args.base_model.is_file():
+        raise UserError(f"--base-model '{args.base_model}' does not exist; give a .keras file")
     state = args.out / "checkpoint" / "state.json"
     if state.exists() and not args.resume:
         raise UserError(f"'{args.out}' already holds a training run; pass --resume to continue it or pick a new --out")
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     examples, info = _examples(args)
     train, val = split_by_tile(examples, args.val_fraction, args.seed)
-    card = fit(train, val, out_dir=args.out, preset=args.preset, head=args.head, epochs=args.epochs,
+    card = fit(train, val, out_dir=args.out, base_model_path=args.base_model, preset=args.preset, head=args.head, epochs=args.epochs,
                batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
                verbose=0 if args.json else 1, seed=args.seed)

@@ -5,11 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from app.scene_ops import add_scenes, create_project, parse_paths, projects_overview, save_uploads
-from app.v2_guard import navigation_mode
 from app.state import PROJECT_KEY, flash, pick_project, show_flash
 from cli.errors import UserError
 
-navigation_mode()
 st.session_state["_page"] = "projects"
 st.header("Projects")
 show_flash()

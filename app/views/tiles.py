@@ -6,7 +6,6 @@ import math
 import streamlit as st
 
 from app.review_page import bump
-from app.v2_guard import navigation_mode
 from app.state import TILE_KEY, pick_project
 from app.tiles_table import scene_names, tiles_frame
 from db.review import SORTS, TileFilter
@@ -14,7 +13,6 @@ from db.review import SORTS, TileFilter
 PAGE_SIZE = 25
 STATES = {"all": None, "unreviewed": "unreviewed", "in progress": "in_progress", "reviewed": "reviewed"}
 
-navigation_mode()
 st.session_state["_page"] = "tiles"
 picked = pick_project()
 if picked is None:
@@ -47,4 +45,4 @@ chosen = event.selection.rows if event and event.selection else []
 if chosen:
     st.session_state[TILE_KEY] = int(frame.iloc[chosen[0]]["tile"])
     bump()
-    st.switch_page("pages/review.py")
+    st.switch_page("views/review.py")

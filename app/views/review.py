@@ -12,11 +12,9 @@ from app.editor_data import editor_data
 from app.images import heatmap_url, tile_image_url
 from app.map_view import MAP_HEIGHT, build_deck
 from app.review_actions import perform
-from app.v2_guard import navigation_mode
 from app.state import flash, pick_project, show_flash
 from app.tile_view import load_tile_view
 
-navigation_mode()
 st.session_state["_page"] = "review"
 picked = pick_project()
 if picked is None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app.export_ops import STATUS_CHOICES, export_bytes
-from app.v2_guard import navigation_mode
 from app.state import TILE_KEY, pick_project
 from app.tiles_table import scene_names
 from cli.errors import UserError
 
-navigation_mode()
 st.session_state["_page"] = "export"
 picked = pick_project()
 if picked is None:
