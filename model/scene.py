@@ -81,7 +81,6 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
     import time
 
     from geo.raster import inspect_scene, read_window, window_transform
-    from geo.vector import geometry_to_json, rfc7946, to_lonlat
 
     started = time.monotonic()
     info = inspect_scene(scene_path)
@@ -101,11 +100,7 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
                 _write_core(heat, outputs, extra, core, ext)
             dets = _keep_in_core(vectorize(outputs, transform, threshold, tolerance_m, min_area_m2,
                                            info.pixel_size_m), core, ext, transform)
-            flags = fused_flags([d.polygon for d in dets], outputs, transform, info.pixel_size_m)
-            fused_total += sum(flags)
-            for det, flag in zip(dets, flags):
-                lonlat = rfc7946(to_lonlat(det.polygon, info.crs))
-                stream.write(geometry_to_json(lonlat), {"score": round(det.score, 4), "fused": flag})
+            fused_total += _write_detections(stream, dets, outputs, transform, info)
             if progress:
                 progress(i, len(chunks))
     finally:
@@ -115,6 +110,18 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
     return {"polygons": stream.count, "fused": fused_total, "chunks": len(chunks), "width": info.width,
             "height": info.height, "seconds": round(time.monotonic() - started, 2),
             "out": str(out_geojson), "heatmap": str(heatmap_path) if heatmap_path else None}
+
+
+def _write_detections(stream: GeoJSONStream, dets: list[Detection], outputs: dict[str, np.ndarray], transform,
+                      info) -> int:
+    """Stream one chunk's polygons (lon/lat, RFC 7946) with score and fused flag; returns how many are flagged."""
+    from geo.vector import geometry_to_json, rfc7946, to_lonlat
+
+    flags = fused_flags([d.polygon for d in dets], outputs, transform, info.pixel_size_m)
+    for det, flag in zip(dets, flags):
+        stream.write(geometry_to_json(rfc7946(to_lonlat(det.polygon, info.crs))),
+                     {"score": round(det.score, 4), "fused": flag})
+    return int(sum(flags))
 
 
 def _write_core(heat, outputs: dict[str, np.ndarray], extra: str | None, core, ext) -> None:

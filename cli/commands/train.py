@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     examples, info = _examples(args)
     train, val = split_by_tile(examples, args.val_fraction, args.seed)
-    card = fit(train, val, out_dir=args.out, base_model_path=args.base_model, preset=args.preset, head=args.head, epochs=args.epochs,
-               batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
+    card = fit(train, val, out_dir=args.out, base_model_path=args.base_model, preset=args.preset, head=args.head,
+               epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
                verbose=0 if args.json else 1, seed=args.seed)
     return {"model": card["model_path"], "card": str(args.out / "model.card.json"), "epochs_done": card["epochs_done"],
