@@ -22,12 +22,14 @@ def _bce(target, prob):
 @keras.saving.register_keras_serializable(package="footprints")
 def binary_loss(y_true, y_pred):
     """Binary cross-entropy of the building channel, weighted by the valid mask."""
+    y_true = ops.convert_to_tensor(y_true, dtype=y_pred.dtype)  # NumPy targets work on every backend
     return _weighted_mean(_bce(y_true[..., 0], y_pred[..., 0]), y_true[..., 1])
 
 
 @keras.saving.register_keras_serializable(package="footprints")
 def border_loss(y_true, y_pred):
     """Cross-entropy over outside / inside / border, weighted by median-frequency class weights times valid."""
+    y_true = ops.convert_to_tensor(y_true, dtype=y_pred.dtype)  # NumPy targets work on every backend
     onehot = ops.one_hot(ops.cast(y_true[..., 0], "int32"), 3)
     log_p = ops.log(ops.clip(y_pred, EPS, 1.0))
     return _weighted_mean(-ops.sum(onehot * log_p, axis=-1), y_true[..., 1])
@@ -36,6 +38,7 @@ def border_loss(y_true, y_pred):
 @keras.saving.register_keras_serializable(package="footprints")
 def distance_loss(y_true, y_pred):
     """Cross-entropy of the building channel plus cross-entropy of the scaled truncated distance (valid pixels)."""
+    y_true = ops.convert_to_tensor(y_true, dtype=y_pred.dtype)  # NumPy targets work on every backend
     weight = y_true[..., 2]
     building = _bce(y_true[..., 0], y_pred[..., 0])
     distance = _bce(y_true[..., 1], y_pred[..., 1])

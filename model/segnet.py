@@ -45,6 +45,11 @@ class MaxPoolWithMask(layers.Layer):
         mask = ops.cast(ops.equal(ranked, best), x.dtype) * hit
         return pooled, ops.stop_gradient(mask)
 
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        half = [None if size is None else size // 2 for size in (height, width)]
+        return (batch, half[0], half[1], channels), tuple(input_shape)
+
 
 @keras.saving.register_keras_serializable(package="footprints")
 class MaxUnpool(layers.Layer):
@@ -52,6 +57,12 @@ class MaxUnpool(layers.Layer):
 
     def call(self, pooled, mask):
         return _repeat2(pooled) * mask
+
+    def compute_output_shape(self, pooled_shape, mask_shape=None):
+        if mask_shape is not None:
+            return tuple(mask_shape)
+        batch, height, width, channels = pooled_shape  # inputs are multiples of 32, so the mask is twice the size
+        return (batch, None if height is None else 2 * height, None if width is None else 2 * width, channels)
 
 
 def _repeat2(x):

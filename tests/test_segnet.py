@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy
 import pytest
 
 from model.segnet import MaxPoolWithMask, MaxUnpool, build_segnet, model_head
@@ -25,26 +26,26 @@ def test_unpooling_places_values_at_argmax_positions():
     pooled, mask = MaxPoolWithMask()(x)
     unpooled = MaxUnpool()(pooled, mask)
     ref_pooled, ref_unpooled = numpy_pool_unpool(x)
-    np.testing.assert_allclose(np.asarray(pooled), ref_pooled)
-    np.testing.assert_allclose(np.asarray(unpooled), ref_unpooled)
+    np.testing.assert_allclose(to_numpy(pooled), ref_pooled)
+    np.testing.assert_allclose(to_numpy(unpooled), ref_unpooled)
 
 
 def test_ties_keep_exactly_one_position_per_window():
     x = np.ones((1, 4, 4, 2), np.float32)
     x[0, 2:, 2:, 1] = [[0.0, 5.0], [5.0, 5.0]]
     _, mask = MaxPoolWithMask()(x)
-    mask = np.asarray(mask)
+    mask = to_numpy(mask)
     per_window = mask.reshape(1, 2, 2, 2, 2, 2).sum(axis=(2, 4))
     assert np.all(per_window == 1)
     _, ref = numpy_pool_unpool(x)
-    np.testing.assert_allclose(np.asarray(MaxUnpool()(np.asarray(MaxPoolWithMask()(x)[0]), mask)), ref)
+    np.testing.assert_allclose(to_numpy(MaxUnpool()(to_numpy(MaxPoolWithMask()(x)[0]), mask)), ref)
 
 
 @pytest.mark.parametrize("head,channels", [("binary", 1), ("border", 3), ("distance", 2)])
 @pytest.mark.parametrize("preset,width", [("tiny", None), ("light", 4), ("segnet", 4)])
 def test_output_shapes_for_every_preset_and_head(preset, width, head, channels):
     model = build_segnet(3, preset, head, width=width)
-    out = np.asarray(model(np.random.rand(1, 32, 64, 3).astype(np.float32)))
+    out = to_numpy(model(np.random.rand(1, 32, 64, 3).astype(np.float32)))
     assert out.shape == (1, 32, 64, channels)
     assert model_head(model) == head
     if head == "border":
@@ -59,7 +60,7 @@ def test_full_presets_have_the_published_sizes():
 @pytest.mark.parametrize("bands", [1, 8])
 def test_any_band_count_and_plain_upsampling(bands):
     model = build_segnet(bands, "tiny", "binary", unpooling="plain")
-    assert np.asarray(model(np.zeros((2, 64, 32, bands), np.float32))).shape == (2, 64, 32, 1)
+    assert to_numpy(model(np.zeros((2, 64, 32, bands), np.float32))).shape == (2, 64, 32, 1)
     assert not any("unpool" in layer.name for layer in model.layers)
 
 
@@ -80,4 +81,4 @@ def test_every_layer_is_named_and_keras_file_round_trips(tmp_path):
     x = np.random.rand(1, 32, 32, 3).astype(np.float32)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-6)

@@ -48,8 +48,8 @@ def test_one_epoch_lowers_the_loss(tmp_path):
     from model.segnet import build_segnet
 
     keras.utils.set_random_seed(0)
-    untrained = float(border_loss(y, build_segnet(3, "tiny", "border", width=4)(x, training=True)))
-    trained = float(border_loss(y, model(x, training=True)))
+    untrained = float(keras.ops.convert_to_numpy(border_loss(y, build_segnet(3, "tiny", "border", width=4)(x, training=True))))
+    trained = float(keras.ops.convert_to_numpy(border_loss(y, model(x, training=True))))
     assert len(losses) == 2 and trained < untrained
     assert fresh is not None and card["head"] == "border" and card["bands"] == 3
     assert (tmp_path / "run" / "log.csv").read_text().count("\n") == 3
