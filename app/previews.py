@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from shapely.geometry import Polygon
 
-from app.images import heatmap_array
+from db.predictions import heatmap_outputs
 from app.tile_view import TileView
 from cli.errors import UserError
 from geo.edit import pixel_to_lonlat, rings_to_pixels, suggest_split
@@ -23,9 +23,9 @@ def split_preview(view: TileView, selected: dict[int, int], k: int) -> dict[str,
     if fp is None:
         raise UserError(f"building {fp_id} is not on this tile any more; reload the tile")
     polygon_px = Polygon(rings_to_pixels([fp["ring"]], view.transform, view.crs)[0])
-    prob = heatmap_array(view.heatmap_path) if view.heatmap_path else None
-    parts = suggest_split(polygon_px, prob if prob is not None else np.ones((view.height, view.width)), k,
-                          view.transform)
+    outputs = heatmap_outputs(view.heatmap_path) if view.heatmap_path else None
+    prob = outputs["prob"] if outputs else np.ones((view.height, view.width))
+    parts = suggest_split(polygon_px, prob, k, view.transform, outputs=outputs)
     lonlat = [pixel_to_lonlat(p, view.transform, view.crs) for p in parts]
     return {"tile_id": view.tile_id, "footprint_id": fp_id, "version": version,
             "parts_px": [list(p.exterior.coords) for p in parts],
@@ -38,12 +38,12 @@ def threshold_preview(view: TileView, threshold: float) -> list[list[list[float]
         from model.vectorize import vectorize
     except ImportError as exc:
         raise UserError("re-vectorizing needs model/vectorize.py, which is not installed yet") from exc
-    prob = heatmap_array(view.heatmap_path) if view.heatmap_path else None
-    if prob is None:
+    if not view.heatmap_path:
         raise UserError("this tile has no heatmap yet; predict the project first")
     from rasterio.transform import Affine
 
-    found = vectorize({"prob": prob}, Affine(*view.transform), threshold, tolerance_m=0.5, min_area_m2=4.0)
+    outputs = heatmap_outputs(view.heatmap_path)  # every band: the border head's interior seeds the separation
+    found = vectorize(outputs, Affine(*view.transform), threshold, tolerance_m=0.5, min_area_m2=4.0)
     rings = []
     for item in found:
         geom = item if hasattr(item, "geom_type") else getattr(item, "polygon", None)
@@ -52,3 +52,14 @@ def threshold_preview(view: TileView, threshold: float) -> list[list[list[float]
         for part in polygon_parts(geom):
             rings.append([list(c) for c in to_lonlat(part, view.crs).exterior.coords])
     return rings
+
+
+def model_threshold(view: TileView) -> float:
+    """The threshold the tile's model predicts with (its model card's), 0.5 when the tile has no model yet."""
+    from db.schema import ModelVersion, Tile
+    from db.session import transaction
+
+    with transaction() as session:
+        tile = session.get(Tile, view.tile_id)
+        version = session.get(ModelVersion, tile.model_version_id) if tile and tile.model_version_id else None
+        return float((version.card or {}).get("threshold", 0.5)) if version else 0.5

@@ -120,10 +120,11 @@ def split_controls(view: TileView, selected: dict[int, int]) -> None:
 
 def threshold_controls(view: TileView) -> list[list[list[float]]]:
     """The re-vectorize preview toggle and slider; returns the preview rings (empty when off)."""
-    from app.previews import threshold_preview
+    from app.previews import model_threshold, threshold_preview
 
     on = st.toggle("Preview at another threshold", key="thr_on")
-    threshold = st.slider("Threshold", 0.05, 0.95, 0.5, 0.05, key="thr_value", disabled=not on)
+    threshold = st.slider("Threshold", 0.05, 0.95, round(model_threshold(view) * 20) / 20, 0.05, key="thr_value",
+                          disabled=not on)
     if not on:
         return []
     try:

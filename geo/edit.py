@@ -118,8 +118,10 @@ def tile_pixel_box(width: int, height: int) -> Polygon:
 
 # ---------------------------------------------------------------- k-way split suggestion
 
-def suggest_split(polygon_px: Polygon, prob: np.ndarray, k: int, tile_transform: Any = None) -> list[Polygon]:
-    """Suggest ``k`` parts of a (pixel-coordinate) footprint from the tile heatmap ``prob`` (HxW).
+def suggest_split(polygon_px: Polygon, prob: np.ndarray, k: int, tile_transform: Any = None,
+                  outputs: dict[str, np.ndarray] | None = None) -> list[Polygon]:
+    """Suggest ``k`` parts of a (pixel-coordinate) footprint from the tile heatmap ``prob`` (HxW); ``outputs``
+    (all heatmap bands, e.g. the border head's interior) lets the watershed use more than the probability.
 
     Uses ``model.vectorize.watershed_split`` when the model package provides it; otherwise k-means on the
     footprint's pixel centres (weighted by probability) followed by a Voronoi partition clipped to the footprint."""
@@ -132,7 +134,7 @@ def suggest_split(polygon_px: Polygon, prob: np.ndarray, k: int, tile_transform:
         transform = Affine(*tuple(tile_transform)[:6])
         scene_polygon = shapely.affinity.affine_transform(polygon_px, transform.to_shapely())
         try:
-            parts = watershed(scene_polygon, {"prob": prob}, transform, k)
+            parts = watershed(scene_polygon, outputs or {"prob": prob}, transform, k)
         except ValueError as exc:  # e.g. too few pixels for k parts
             raise InvalidGeometry(f"{exc}; choose fewer parts or split along a drawn line") from exc
         inverse = (~transform).to_shapely()

@@ -28,12 +28,13 @@ def score_model(model_path: str, examples: Sequence) -> dict[str, Any]:
     from model.vectorize import vectorize
 
     predictor = Predictor.load(model_path)
+    threshold = float(predictor.card.get("threshold", 0.5))  # score each version the way it predicts
     preds, truths, pairs, pixel_tp_fp_fn = [], [], [], np.zeros(3)
     for ex in examples:
         outputs = predictor.predict_image(ex.image, ex.valid)
-        truth_mask, pred_mask = ex.instances > 0, outputs["prob"] >= 0.5
+        truth_mask, pred_mask = ex.instances > 0, outputs["prob"] >= threshold
         pixel_tp_fp_fn += _pixel_counts(pred_mask & ex.valid, truth_mask & ex.valid)
-        found = vectorize(outputs, PIXELS, tolerance_m=TOLERANCE_PX, min_area_m2=MIN_AREA_PX,
+        found = vectorize(outputs, PIXELS, threshold, tolerance_m=TOLERANCE_PX, min_area_m2=MIN_AREA_PX,
                           pixel_size_m=1.0)
         tile_truths = truth_polygons(ex.instances)
         pairs.append(([(d.polygon, d.score) for d in found], tile_truths))
