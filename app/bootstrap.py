@@ -3,7 +3,6 @@ predicted with the shipped model) behind a visible progress bar; make sure a def
 from __future__ import annotations
 
 import fcntl
-import importlib
 
 import streamlit as st
 
@@ -26,15 +25,11 @@ def has_projects() -> bool:
 
 
 def ensure_default_model() -> str | None:
-    """Register the shipped model when db.model_versions exists; returns its name (None when not available)."""
-    try:
-        module = importlib.import_module("db.model_versions")
-    except ModuleNotFoundError as exc:
-        if exc.name != "db.model_versions":
-            raise
-        return None
+    """Register the shipped model when no model version exists yet; returns the active version's name."""
+    from db.model_versions import ensure_default_model as register_shipped_model
+
     with transaction() as session:
-        version = module.ensure_default_model(session)
+        version = register_shipped_model(session)
         return getattr(version, "name", None)
 
 

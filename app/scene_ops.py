@@ -1,7 +1,6 @@
 """Projects page work: create a project, add scenes (server paths or uploads, labels optional), predict them."""
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,28 +53,17 @@ def save_uploads(project: str, files: Sequence[Any]) -> list[Path]:
     return paths
 
 
-def _predictor() -> Callable[..., Any] | None:
-    try:
-        module = importlib.import_module("db.predictions")
-    except ModuleNotFoundError as exc:
-        if exc.name != "db.predictions":
-            raise
-        return None
-    return getattr(module, "predict_project", None)
-
-
 def add_scenes(project: str, scenes: Sequence[str | Path], labels: str | Path | None, tile_size: int,
                predict: bool, progress: Progress) -> dict[str, Any]:
-    """Ingest scenes into the project (labels optional), then predict its new tiles when a predictor exists."""
+    """Ingest scenes into the project (labels optional), then predict its new tiles with the active model."""
     if not scenes:
         raise UserError("no scene given; type server paths (one per line) or upload GeoTIFF files")
     summary = ingest(list(scenes), labels or None, project=project, tile_size=int(tile_size),
                      progress=lambda f, m="": progress(0.5 * f if predict else f, m))
-    predict_project = _predictor() if predict else None
-    if predict_project is not None:
+    if predict:
+        from db.predictions import predict_project
+
         progress(0.5, "predicting the new tiles with the active model")
         summary["predicted"] = predict_project(project, progress=lambda f, m="": progress(0.5 + 0.5 * f, m))
-    elif predict:
-        summary["predicted"] = "no predictor installed yet (db/predictions.py)"
     progress(1.0, "done")
     return summary

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,6 @@ def demo_scenes(n_synth: int, size: int = 512) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _predict_function() -> Callable[..., Any] | None:
-    """``db.predictions.predict_project`` when that module exists, else None."""
-    try:
-        module = importlib.import_module("db.predictions")
-    except ModuleNotFoundError as exc:
-        if exc.name != "db.predictions":
-            raise
-        return None
-    return getattr(module, "predict_project", None)
-
-
 def _needs_prediction(project_name: str) -> bool:
     """True while some tile of the project has never been predicted."""
     from db.queries import get_project, project_tiles
@@ -58,7 +46,7 @@ def build_demo(
     predict: bool = True,
     size: int = 512,
 ) -> dict[str, Any]:
-    """Ingest the demo scenes with their labels (idempotent), then predict every tile when a predictor exists."""
+    """Ingest the demo scenes with their labels (idempotent), then predict every tile with the active model."""
     report = progress or (lambda fraction, message: None)
     report(0.0, "writing synthetic scenes")
     pairs = demo_scenes(n_synth, size)
@@ -66,9 +54,10 @@ def build_demo(
     labels = [labels for _, labels in pairs] + [ATLANTA_LABELS]
     report(0.1, "ingesting scenes and labels")
     summary = ingest(scenes, labels, project=project_name, progress=lambda f, m: report(0.1 + 0.3 * f, m))
-    predict_project = _predict_function() if predict and _needs_prediction(project_name) else None
-    predicted: Any = None
-    if predict_project is not None:
+    predicted: Any = "skipped (--no-predict)" if not predict else "nothing to predict"
+    if predict and _needs_prediction(project_name):
+        from db.predictions import predict_project
+
         report(0.4, "predicting tiles with the active model")
         predicted = predict_project(project_name, progress=lambda f, m="": report(0.4 + 0.6 * f, m))
     report(1.0, "demo ready")
@@ -77,13 +66,5 @@ def build_demo(
         "scenes": summary["scenes"],
         "tiles_added": summary["tiles"],
         "labels_added": summary["labels"],
-        "predicted": _predicted_note(predict, predict_project, predicted),
+        "predicted": predicted,
     }
-
-
-def _predicted_note(asked: bool, predictor: Any, result: Any) -> Any:
-    if not asked:
-        return "skipped (--no-predict)"
-    if predictor is None:
-        return "nothing to predict" if _predict_function() else "no predictor installed"
-    return result

@@ -70,7 +70,7 @@ def _initial_model(state, ckpt: Path, base_model_path, bands: int, preset: str, 
     """The checkpoint when resuming, else the base model (fine-tuning), else a fresh SegNet."""
     import keras
 
-    import model.losses  # noqa: F401  (registers the custom losses a compiled checkpoint refers to)
+    from model.losses import LOSSES  # noqa: F401  (registers the custom losses a compiled checkpoint refers to)
     from model.segnet import build_segnet, model_head
 
     if state is not None and ckpt.exists():

@@ -2,7 +2,6 @@
 check the database, keep a screenshot in ./test-artifacts/."""
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from model.data import TrainingExample, pack_targets, to_patches
 

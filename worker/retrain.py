@@ -71,7 +71,6 @@ class TrainingReporter:
 
 def train(ctx: JobContext, base: ModelVersion, train_set: list, val_set: list) -> dict[str, Any]:
     """Fine-tune ``base`` in the job folder (resuming when a checkpoint exists); returns fit's model card."""
-    import model.losses  # noqa: F401 - registers the custom losses a resumed (compiled) checkpoint refers to
     from model.train import fit
     from worker.device import configure_device, mixed_precision_copy
 
