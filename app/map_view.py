@@ -17,6 +17,7 @@ COLOURS = {  # fill RGBA, line RGB
     "accepted": ([0, 210, 90, 140], [0, 230, 100]),
     "rejected": ([230, 40, 40, 90], [230, 40, 40]),
     "human": ([40, 140, 255, 140], [60, 160, 255]),
+    "label": ([255, 255, 255, 30], [255, 255, 255]),  # imported ground truth, accepted
 }
 FUSED_LINE = [255, 0, 255]
 PREVIEW_LINE = [0, 255, 255]
@@ -32,7 +33,9 @@ def footprint_rows(view: TileView) -> list[dict[str, Any]]:
     """PolygonLayer data: one row per live footprint with its colours and what the tooltip shows."""
     rows = []
     for fp in view.footprints:
-        key = "human" if fp["source"] == "human" and fp["status"] == "accepted" else fp["status"]
+        key = fp["status"]
+        if fp["status"] == "accepted" and fp["source"] in ("human", "label"):
+            key = fp["source"]
         fill, line = COLOURS.get(key, COLOURS["pending"])
         rows.append({"id": fp["id"], "version": fp["version"], "status": fp["status"], "source": fp["source"],
                      "fused": "likely fused" if fp["fused"] else "", "score": fp["score"], "polygon": fp["ring"],

@@ -1,7 +1,7 @@
 """Everything the Review page shows about one tile, read in one transaction into plain data."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import shapely
@@ -76,3 +76,12 @@ def _footprint_row(fp: Footprint) -> dict[str, Any]:
     ring = list(geom.exterior.coords) if geom.geom_type == "Polygon" else list(geom.geoms[0].exterior.coords)
     return {"id": fp.id, "version": fp.version, "status": fp.status, "source": fp.source, "fused": bool(fp.fused_flag),
             "score": None if fp.score is None else round(fp.score, 3), "ring": [[x, y] for x, y in ring]}
+
+
+def without_labels(view: TileView) -> TileView:
+    """The same tile showing only predicted and reviewer footprints (imported labels hidden)."""
+    return replace(view, footprints=[fp for fp in view.footprints if fp["source"] != "label"])
+
+
+def has_predictions(view: TileView) -> bool:
+    return any(fp["source"] == "model" for fp in view.footprints)

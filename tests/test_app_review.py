@@ -171,3 +171,17 @@ def test_merge_refused_for_buildings_apart_shows_message(world):
     at.run()
     button(at, "btn_merge").click().run()
     assert any("do not touch" in e.value for e in at.error)
+
+
+def test_imported_labels_are_hidden_where_the_model_predicted_until_shown(world):
+    with transaction() as s:
+        model_fp = s.get(Footprint, world["footprint_ids"][0])
+        s.add(Footprint(tile_id=model_fp.tile_id, geometry=model_fp.geometry, min_lon=model_fp.min_lon,
+                        min_lat=model_fp.min_lat, max_lon=model_fp.max_lon, max_lat=model_fp.max_lat,
+                        source="label", status="accepted"))
+    at = app_test()
+    assert not at.exception
+    assert '"source": "label"' not in at.get("deck_gl_json_chart")[0].proto.json
+    at.toggle(key="show_labels").set_value(True).run()
+    assert not at.exception
+    assert '"source": "label"' in at.get("deck_gl_json_chart")[0].proto.json

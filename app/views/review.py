@@ -13,7 +13,7 @@ from app.images import heatmap_url, tile_image_url
 from app.map_view import MAP_HEIGHT, build_deck
 from app.review_actions import perform
 from app.state import flash, pick_project, show_flash
-from app.tile_view import load_tile_view
+from app.tile_view import has_predictions, load_tile_view, without_labels
 
 st.session_state["_page"] = "review"
 picked = pick_project()
@@ -51,6 +51,10 @@ show_flash()
 left, right = st.columns([3, 1])
 with right:
     opacity = st.slider("Heatmap opacity", 0.0, 1.0, 0.35, 0.05, key="heat_opacity")
+    show_labels = st.toggle("Show imported labels", value=not has_predictions(view), key="show_labels",
+                            help="Ground-truth labels from ingest (white). Hidden by default where the model "
+                                 "has predicted the tile, so predictions can be reviewed on their own.")
+    shown = view if show_labels else without_labels(view)
     page.split_controls(view, selected)
     if st.button("Apply split", key="btn_apply_split", type="primary", width="stretch",
                  disabled=page.PREVIEW_KEY not in st.session_state):
@@ -69,18 +73,18 @@ with left:
                            view.nodata)
     heat = heatmap_url(view.heatmap_path) if view.heatmap_path else None
     previews = rings + (preview["parts_lonlat"] if preview and preview["tile_id"] == view.tile_id else [])
-    deck = build_deck(view, image, heat, opacity, previews, set(selected))
+    deck = build_deck(shown, image, heat, opacity, previews, set(selected))
     st.pydeck_chart(deck, on_select="rerun", selection_mode="multi-object", key=map_key, height=MAP_HEIGHT)
     c = view.counts
     st.caption(f"pending {c.get('pending', 0)} · accepted {c.get('accepted', 0)} · rejected {c.get('rejected', 0)}"
                f" · human {c.get('human', 0)} · likely fused {sum(f['fused'] for f in view.footprints)}"
                f" · uncertainty {'-' if view.uncertainty is None else f'{view.uncertainty:.2f}'}  \n"
-               "yellow pending · green accepted · red rejected · blue drawn by a reviewer · magenta outline: likely "
-               "fused · cyan outline: preview (not saved)")
+               "yellow pending · green accepted · red rejected · blue drawn by a reviewer · white: imported label · "
+               "magenta outline: likely fused · cyan outline: preview (not saved)")
 
 with st.expander("Draw and edit (offline editor)", expanded=True):
     mode = page.editor_mode()
-    footprint_editor(editor_data(view, image, mode, nonce, selected, preview), key=editor_key)
+    footprint_editor(editor_data(shown, image, mode, nonce, selected, preview), key=editor_key)
     note = page.shape_note(page.editor_shape(editor_key, nonce))
     if note:
         st.info(note)
