@@ -10,7 +10,7 @@ from sqlalchemy import select
 from db.review import recent_events, status_counts
 from db.schema import Footprint, Scene, Tile
 from db.session import transaction
-from geo.raster import window_transform
+from geo.tiles import tile_transform
 from geo.vector import geometry_from_json, reproject
 
 SHOWN_STATUSES = ("pending", "accepted", "rejected")
@@ -52,7 +52,7 @@ def load_tile_view(tile_id: int) -> TileView | None:
         if tile is None:
             return None
         scene = session.get(Scene, tile.scene_id)
-        transform = tuple(window_transform(scene.transform, tile.col_off, tile.row_off))[:6]
+        transform = tuple(tile_transform(scene, tile))[:6]
         rows = session.scalars(select(Footprint).where(Footprint.tile_id == tile.id,
                                                        Footprint.status.in_(SHOWN_STATUSES)).order_by(Footprint.id))
         return TileView(

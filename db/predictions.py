@@ -49,7 +49,7 @@ def _write_heatmap(tile: Tile, version: ModelVersion, outputs: dict[str, np.ndar
     bands = [outputs["prob"]] + ([outputs[EXTRA_BAND[version.head]]] if version.head in EXTRA_BAND else [])
     path = heatmap_dir() / f"tile_{tile.id}_v{version.id}.tif"
     tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.tif")
-    write_geotiff(tmp, np.stack(bands).astype(np.float32), tile.scene.crs, _transform(tile))
+    write_geotiff(tmp, np.stack(bands).astype(np.float32), tile.scene.crs, transform)
     with rasterio.open(tmp, "r+") as dst:
         for index, name in enumerate(["prob", EXTRA_BAND.get(version.head)][:len(bands)], start=1):
             dst.set_band_description(index, name)
@@ -65,27 +65,20 @@ def heatmap_outputs(path: str | Path) -> dict[str, np.ndarray]:
         return {name: src.read(i + 1).astype(np.float32) for i, name in enumerate(names)}
 
 
-def _transform(tile: Tile):
-    from geo.raster import window_transform
-
-    return window_transform(tile.scene.transform, tile.col_off, tile.row_off)
-
-
 def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = None) -> TilePrediction:
     """Run the model on one tile and vectorize (no database writes)."""
-    from geo.raster import read_window
+    from geo.tiles import tile_image, tile_transform
     from geo.vector import lonlat_record
     from model.fused import fused_flags, heatmap_uncertainty
     from model.predict import Predictor
     from model.vectorize import segment, labels_to_polygons
 
     scene = tile.scene
-    image, valid = read_window(scene.path, tile.col_off, tile.row_off, tile.width, tile.height, scene.band_stats,
-                               scene.nodata)
+    image, valid = tile_image(scene, tile)
     predictor = Predictor.load(version.path)
     outputs = predictor.predict_image(image, valid)
     threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))
-    transform = _transform(tile)
+    transform = tile_transform(scene, tile)
     labels = segment(outputs, threshold)
     dets = labels_to_polygons(labels, outputs["prob"], transform, pixel_size_m=scene.pixel_size_m)
     flags = fused_flags([d.polygon for d in dets], outputs, transform, scene.pixel_size_m)

@@ -35,21 +35,16 @@ def _is_unknown(fp: Footprint, policy: str) -> bool:
 
 def tile_example(session: Session, tile: Tile, policy: str = "labels", bands: int = 3) -> TrainingExample:
     """One tile as a TrainingExample (image HxWxbands in [0, 1], instances int32, valid bool)."""
-    from geo.raster import read_window, to_model_bands, window_transform
-    from geo.rasterize import rasterize_instances
-    from geo.vector import from_lonlat, geometry_from_json
+    from geo.raster import to_model_bands
+    from geo.tiles import tile_image, tile_instances
 
     scene: Scene = tile.scene
-    image, valid = read_window(scene.path, tile.col_off, tile.row_off, tile.width, tile.height, scene.band_stats,
-                               scene.nodata)
-    transform = window_transform(scene.transform, tile.col_off, tile.row_off)
+    image, valid = tile_image(scene, tile)
     rows = tile_polygons(session, tile)
-    shape = (tile.height, tile.width)
-    buildings = [from_lonlat(geometry_from_json(fp.geometry), scene.crs) for fp in rows if _is_building(fp, policy)]
-    instances = rasterize_instances(buildings, transform, shape)
-    unknown = [from_lonlat(geometry_from_json(fp.geometry), scene.crs) for fp in rows if _is_unknown(fp, policy)]
+    instances = tile_instances(scene, tile, [fp.geometry for fp in rows if _is_building(fp, policy)])
+    unknown = [fp.geometry for fp in rows if _is_unknown(fp, policy)]
     if unknown:
-        valid = valid & ~((rasterize_instances(unknown, transform, shape) > 0) & (instances == 0))
+        valid = valid & ~((tile_instances(scene, tile, unknown) > 0) & (instances == 0))
     return TrainingExample(to_model_bands(image, bands), instances.astype(np.int32), valid, f"tile:{tile.id}")
 
 
