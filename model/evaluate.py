@@ -94,7 +94,8 @@ def evaluate_files(pred: str | Path, truth: str | Path, heatmap: str | Path | No
 
 
 def evaluate_model_on_folder(model_path: str | Path, folder: str | Path, out_dir: str | Path,
-                             threshold: float | None = None, min_area_px: float = 20) -> dict[str, Any]:
+                             threshold: float | None = None, min_area_px: float = 20,
+                             tta: int | None = None) -> dict[str, Any]:
     """Predict every labelled scene of a folder and sum the SpaceNet counts over scenes (tiles)."""
     from model.data import folder_pairs
     from model.predict import Predictor
@@ -107,7 +108,7 @@ def evaluate_model_on_folder(model_path: str | Path, folder: str | Path, out_dir
     totals = {"tp": 0, "fp": 0, "fn": 0, "predictions": 0, "fused": 0.0}
     for tif, labels in folder_pairs(Path(folder)):
         pred = out_dir / f"{tif.stem}.pred.geojson"
-        predict_scene(tif, predictor, pred, threshold=threshold)
+        predict_scene(tif, predictor, pred, threshold=threshold, tta=tta)
         scores = evaluate_files(pred, labels, min_area_px=min_area_px)
         for key in ("tp", "fp", "fn", "predictions"):
             totals[key] += scores[key]

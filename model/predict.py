@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from cli.errors import UserError
+from model.tta import check_views, dihedral_average
 
 MULTIPLE = 32
 DEFAULT_WINDOW = 512
@@ -69,6 +70,7 @@ class Predictor:
 
     def __init__(self, model: Any, head: str, bands: int, path: str | None = None, card: dict | None = None):
         self.model, self.head, self.bands, self.path, self.card = model, head, bands, path, card or {}
+        self.tta = check_views(int(self.card.get("tta", 1)))  # views averaged per window (model/tta.py)
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
@@ -80,36 +82,41 @@ class Predictor:
     def _run(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.predict_on_batch(batch.astype(np.float32)))
 
-    def predict_window(self, image: np.ndarray) -> np.ndarray:
-        """Raw output HxWxK for one image small enough to run whole (padded to a multiple of 32)."""
+    def predict_window(self, image: np.ndarray, tta: int = 1) -> np.ndarray:
+        """Raw output HxWxK for one image small enough to run whole (padded to a multiple of 32), averaged over
+        ``tta`` flipped / rotated views."""
         padded, h, w = _pad_multiple(image)
-        return self._run(padded[None])[0, :h, :w]
+        if tta == 1:
+            return self._run(padded[None])[0, :h, :w]
+        return dihedral_average(self._run, padded, tta)[:h, :w]
 
     def predict_image(self, image: np.ndarray, valid: np.ndarray | None = None, window: int = DEFAULT_WINDOW,
-                      overlap: int = DEFAULT_OVERLAP) -> dict[str, np.ndarray]:
-        """Named output maps for an HxWxC image in [0, 1]; pixels outside ``valid`` get 0."""
+                      overlap: int = DEFAULT_OVERLAP, tta: int | None = None) -> dict[str, np.ndarray]:
+        """Named output maps for an HxWxC image in [0, 1]; pixels outside ``valid`` get 0. ``tta`` views per
+        window (1, 2, 4 or 8; default: the model card's "tta", else 1)."""
         from geo.raster import to_model_bands
 
+        tta = self.tta if tta is None else check_views(tta)
         image = to_model_bands(np.asarray(image, np.float32), self.bands)
         h, w = image.shape[:2]
         if h <= window and w <= window:
-            raw = self.predict_window(image)
+            raw = self.predict_window(image, tta)
         else:
-            raw = self._sliding(image, window, overlap)
+            raw = self._sliding(image, window, overlap, tta)
         outputs = decode_outputs(self.head, raw)
         if valid is not None:
             for value in outputs.values():
                 value[~np.asarray(valid, bool)] = 0.0
         return outputs
 
-    def _sliding(self, image: np.ndarray, window: int, overlap: int) -> np.ndarray:
+    def _sliding(self, image: np.ndarray, window: int, overlap: int, tta: int) -> np.ndarray:
         """Blend overlapping windows: sum(weight * output) / sum(weight)."""
         h, w = image.shape[:2]
         acc, norm = None, np.zeros((h, w), np.float32)
         for r in window_offsets(h, window, overlap):
             for c in window_offsets(w, window, overlap):
                 piece = image[r:r + window, c:c + window]
-                raw = self.predict_window(piece)
+                raw = self.predict_window(piece, tta)
                 weight = blend_weights(raw.shape[0], raw.shape[1], overlap)
                 if acc is None:
                     acc = np.zeros((h, w, raw.shape[-1]), np.float32)

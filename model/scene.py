@@ -76,8 +76,9 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
                   heatmap_path: str | Path | None = None, threshold: float = 0.5, chunk: int = DEFAULT_CHUNK,
                   margin: int = DEFAULT_MARGIN, tolerance_m: float = DEFAULT_TOLERANCE_M,
                   min_area_m2: float = DEFAULT_MIN_AREA_M2,
-                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Predict a scene of any size; returns {"polygons", "fused", "chunks", "seconds"...}."""
+                  progress: Callable[[int, int], None] | None = None, tta: int | None = None) -> dict[str, Any]:
+    """Predict a scene of any size; returns {"polygons", "fused", "chunks", "seconds"...}. ``tta``: views per
+    window (default: the model card's)."""
     import time
 
     from geo.raster import inspect_scene, read_window, window_transform
@@ -87,14 +88,14 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
     extra = EXTRA_BAND.get(predictor.head)
     heat = _heatmap_writer(Path(heatmap_path), info, 2 if extra else 1) if heatmap_path else None
     meta = {"scene": info.path, "crs": info.crs, "pixel_size_m": info.pixel_size_m, "model": predictor.path,
-            "head": predictor.head, "threshold": threshold}
+            "head": predictor.head, "threshold": threshold, "tta": predictor.tta if tta is None else tta}
     stream = GeoJSONStream(Path(out_geojson), meta)
     chunks = list(_chunks(info.width, info.height, chunk, margin))
     fused_total = 0
     try:
         for i, (core, ext) in enumerate(chunks, start=1):
             image, valid = read_window(info.path, *ext, info.band_stats, info.nodata)
-            outputs = predictor.predict_image(image, valid)
+            outputs = predictor.predict_image(image, valid, tta=tta)
             transform = window_transform(info.transform, ext[0], ext[1])
             if heat is not None:
                 _write_core(heat, outputs, extra, core, ext)

@@ -21,6 +21,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--heatmap", type=Path, default=None, help="write the probability heatmap GeoTIFF here")
     parser.add_argument("--threshold", type=float, default=None,
                         help="building probability threshold (default: the model card's, else 0.5)")
+    parser.add_argument("--tta", type=int, default=None, choices=(1, 2, 4, 8),
+                        help="views averaged per window (flips/rotations): more is cleaner and slower "
+                             "(default: the model card's, else 1)")
     parser.add_argument("--min-area", type=float, default=5.0, help="minimum polygon area in m2 (5)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="polygon simplification tolerance in m (0.5)")
     return parser
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise UserError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.project:
+        if args.tta is not None:
+            raise UserError("--tta applies to a SCENE; project tiles use the model card's setting")
         return _predict_project(args)
     if args.scene is None:
         raise UserError("give a SCENE raster (with --out) or --project NAME")
@@ -58,5 +63,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     predictor = Predictor.load(args.model or default_model_path())
     threshold = args.threshold if args.threshold is not None else float(predictor.card.get("threshold", 0.5))
     return predict_scene(args.scene, predictor, args.out, args.heatmap, threshold,
-                         tolerance_m=args.tolerance, min_area_m2=args.min_area,
+                         tolerance_m=args.tolerance, min_area_m2=args.min_area, tta=args.tta,
                          progress=None if args.json else _progress)
