@@ -206,9 +206,10 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         on_epoch: Callable[[int, dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
         patience: int = DEFAULT_PATIENCE, patch: int = DEFAULT_PATCH, width: int | None = None,
         depth: int | None = None, data_info: dict[str, Any] | None = None, verbose: int = 0,
-        seed: int = 0) -> dict[str, Any]:
+        seed: int = 0, base_card: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
-    batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True)."""
+    batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
+    model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file."""
     import keras
 
     if not examples_train:
@@ -241,8 +242,22 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                    batch_size=batch_size, learning_rate=learning_rate, patch=patch, width=width, depth=depth,
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
-                   data=data_info or {}), time.monotonic() - started)
+                   data=data_info or {}, **inherited_settings(base_model_path, base_card)),
+                   time.monotonic() - started)
     return card
+
+
+INHERITED_KEYS = ("threshold", "tta")
+
+
+def inherited_settings(base_model_path: str | Path | None, base_card: dict[str, Any] | None) -> dict[str, Any]:
+    """The base model's inference settings (threshold, test-time views) that a fine-tuned model starts with."""
+    if base_card is None and base_model_path is not None:
+        from model.predict import card_path
+
+        path = card_path(base_model_path)
+        base_card = json.loads(path.read_text()) if path.exists() else {}
+    return {key: base_card[key] for key in INHERITED_KEYS if key in (base_card or {})}
 
 
 def _finish(run: _Run, model, cancelled: bool, info: dict[str, Any], seconds: float) -> dict[str, Any]:

@@ -102,3 +102,21 @@ def test_train_command_bad_input(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     assert "not a folder" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path), "--patch", "50", "--out", str(tmp_path / "o")]) == 2
+
+
+def test_fine_tuned_model_keeps_the_base_inference_settings(tmp_path):
+    from model.predict import Predictor
+    from model.train import fit, inherited_settings
+
+    train = square_examples(2, seed=2)
+    base = fit(train, train[:1], out_dir=tmp_path / "base", preset="tiny", head="border", epochs=1, batch_size=2,
+               patch=64, width=2)
+    base_card_file = tmp_path / "base" / "model.card.json"
+    base_card_file.write_text(json.dumps({**base, "threshold": 0.8, "tta": 4}))
+    tuned = fit(train, train[:1], out_dir=tmp_path / "tuned", base_model_path=base["model_path"], preset="tiny",
+                head="border", epochs=1, batch_size=2, patch=64, width=2)
+    assert tuned["threshold"] == 0.8 and tuned["tta"] == 4
+    assert Predictor.load(tuned["model_path"]).tta == 4  # the card on disk carries them too
+    # the worker passes the base version's card (its GPU copy of the base has no card file)
+    assert inherited_settings(base["model_path"], {"tta": 2, "preset": "tiny"}) == {"tta": 2}
+    assert inherited_settings(None, None) == {}

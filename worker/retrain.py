@@ -88,6 +88,7 @@ def train(ctx: JobContext, base: ModelVersion, train_set: list, val_set: list) -
                head=params["head"], epochs=int(params["epochs"]), batch_size=int(params["batch_size"]),
                learning_rate=float(params["learning_rate"]), resume=True, on_batch=reporter.on_batch,
                on_epoch=reporter.on_epoch, should_stop=ctx.should_stop, patch=int(params.get("patch", 256)),
+               base_card=dict(base.card or {}),
                data_info={"job": ctx.job_id, "train_tile_ids": params["train_tile_ids"],
                           "val_tile_ids": params["val_tile_ids"]})
     return {**card, "device": device, "resumed_after_epoch": done}
