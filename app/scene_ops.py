@@ -1,4 +1,5 @@
-"""Projects page work: create a project, add scenes (server paths or uploads, labels optional), predict them."""
+"""Projects page work: create a project, add scenes (server paths or uploads, labels optional) and queue the
+prediction of their tiles for the background worker."""
 from __future__ import annotations
 
 import re
@@ -53,17 +54,44 @@ def save_uploads(project: str, files: Sequence[Any]) -> list[Path]:
     return paths
 
 
+def queue_prediction(project_id: int, summary: dict[str, Any]) -> int | None:
+    """Queue the worker job that predicts the project's new tiles and make sure a worker runs; its id, or None
+    when no tile waits for a prediction."""
+    from app.local_worker import ensure_local_worker
+    from worker.queueing import queue_predict
+
+    try:
+        with transaction() as session:
+            job = queue_predict(session, project_id)
+            job_id = job.id if job is not None else None
+    except UserError as exc:
+        raise UserError(f"added {summary['scenes']} scene(s) ({summary['tiles']} new tiles) but cannot "
+                        f"predict them: {exc}") from exc
+    if job_id is not None:
+        ensure_local_worker()
+    return job_id
+
+
 def add_scenes(project: str, scenes: Sequence[str | Path], labels: str | Path | None, tile_size: int,
                predict: bool, progress: Progress) -> dict[str, Any]:
-    """Ingest scenes into the project (labels optional), then predict its new tiles with the active model."""
+    """Ingest scenes into the project (labels optional); with ``predict`` queue a background job that predicts
+    the new tiles with the active model (its id in summary["predict_job"]). Nothing is predicted here."""
     if not scenes:
         raise UserError("no scene given; type server paths (one per line) or upload GeoTIFF files")
     summary = ingest(list(scenes), labels or None, project=project, tile_size=int(tile_size),
-                     progress=lambda f, m="": progress(0.5 * f if predict else f, m))
+                     progress=progress)
     if predict:
-        from db.predictions import predict_project
-
-        progress(0.5, "predicting the new tiles with the active model")
-        summary["predicted"] = predict_project(project, progress=lambda f, m="": progress(0.5 + 0.5 * f, m))
+        summary["predict_job"] = queue_prediction(int(summary["project_id"]), summary)
     progress(1.0, "done")
     return summary
+
+
+def added_message(summary: dict[str, Any]) -> str:
+    """The flash message after adding scenes: what was ingested and where the prediction can be watched."""
+    text = f"added {summary['scenes']} scene(s): {summary['tiles']} new tiles, {summary['labels']} labels"
+    if "predict_job" not in summary:
+        return text
+    if summary["predict_job"] is None:
+        return text + "; no tile waits for a prediction"
+    return (text + f". The new tiles are being predicted in the background (job {summary['predict_job']}): "
+            "watch its progress on the Training page; the Tiles page counts the tiles still waiting.")

@@ -1,5 +1,6 @@
 """The Tiles page's table: one page of tiles in review-priority order with thumbnails and per-status counts.
-Only the shown page is read (COUNT + LIMIT/OFFSET + one GROUP BY), so 10,000 tiles open as fast as 10."""
+Only the shown page is read (COUNT + LIMIT/OFFSET + one GROUP BY), so 10,000 tiles open as fast as 10.
+Also the one-line count of tiles still waiting for a prediction."""
 from __future__ import annotations
 
 import pandas as pd
@@ -8,6 +9,7 @@ from app.images import thumbnail_url
 from db.queries import project_scenes
 from db.review import TileFilter, count_tiles, list_tiles
 from db.session import transaction
+from worker.status import prediction_backlog
 
 COLUMNS = ["thumbnail", "tile", "scene", "window", "state", "pending", "accepted", "rejected", "human",
            "likely fused", "uncertainty"]
@@ -16,6 +18,19 @@ COLUMNS = ["thumbnail", "tile", "scene", "window", "state", "pending", "accepted
 def scene_names(project_id: int) -> dict[int, str]:
     with transaction() as session:
         return {s.id: s.name for s in project_scenes(session, project_id)}
+
+
+def backlog_note(project_id: int) -> str | None:
+    """"N tiles waiting for prediction" (and the job predicting them), or None when every tile has one."""
+    with transaction() as session:
+        backlog = prediction_backlog(session, project_id)
+    if not backlog["waiting"]:
+        return None
+    text = f"{backlog['waiting']} tiles waiting for prediction"
+    if backlog["job_id"] is None:
+        return text + " (no prediction job queued)"
+    job = f"background job {backlog['job_id']} {backlog['job_status']}"
+    return text + f" ({job}; progress on the Training page)"
 
 
 def tiles_frame(f: TileFilter, sort: str, page: int, page_size: int, thumbnails: bool = True

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from db.schema import Job
 
-JOB_KINDS = ("retrain", "repredict")
+JOB_KINDS = ("retrain", "repredict", "predict")  # predict: never-predicted tiles of new scenes
 ACTIVE_STATUSES = ("queued", "running")
 FINAL_STATUSES = ("done", "failed", "cancelled")
 LOG_TAIL_CHARS = 20_000
@@ -72,6 +72,13 @@ def active_job(session: Session, project_id: int, kind: str = "retrain") -> Job 
     """The oldest queued or running job of ``kind`` for the project, if any."""
     query = (select(Job)
              .where(Job.project_id == project_id, Job.kind == kind, Job.status.in_(ACTIVE_STATUSES))
+             .order_by(Job.id).limit(1).execution_options(populate_existing=True))
+    return session.scalars(query).first()
+
+
+def queued_job(session: Session, project_id: int, kind: str) -> Job | None:
+    """The oldest job of ``kind`` for the project still waiting in the queue (not yet claimed), if any."""
+    query = (select(Job).where(Job.project_id == project_id, Job.kind == kind, Job.status == "queued")
              .order_by(Job.id).limit(1).execution_options(populate_existing=True))
     return session.scalars(query).first()
 

@@ -101,22 +101,28 @@ def store_prediction(session: Session, tile: Tile, version: ModelVersion, result
 
 def predict_tiles(session: Session, tile_ids: Sequence[int], model_version: ModelVersion,
                   progress: Progress | None = None, threshold: float | None = None) -> dict[str, int]:
-    """Predict the given tiles in the caller's session; reviewed tiles are skipped. Returns counts."""
+    """Predict the given tiles in the caller's session; reviewed tiles are skipped. Returns counts.
+
+    All the tiles are predicted first and stored afterwards, so the database write lock (taken at the first
+    write) is held only while storing, never while the network runs."""
     counts = {"predicted": 0, "skipped_reviewed": 0, "footprints": 0, "fused": 0}
+    results: list[tuple[Tile, TilePrediction]] = []
     for i, tile_id in enumerate(tile_ids, start=1):
         tile = session.get(Tile, int(tile_id))
-        if tile is None:
-            continue
-        if is_reviewed(session, tile):
+        if tile is not None and is_reviewed(session, tile):
             counts["skipped_reviewed"] += 1
-        else:
-            result = predict_tile(tile, model_version, threshold)
-            store_prediction(session, tile, model_version, result)
-            counts["predicted"] += 1
-            counts["footprints"] += len(result.records)
-            counts["fused"] += result.fused_count
+        elif tile is not None:
+            results.append((tile, predict_tile(tile, model_version, threshold)))
         if progress:
             progress(i / max(1, len(tile_ids)), f"predicted tile {i}/{len(tile_ids)}")
+    for tile, result in results:
+        if is_reviewed(session, tile):  # a reviewer got to it while the network ran
+            counts["skipped_reviewed"] += 1
+            continue
+        store_prediction(session, tile, model_version, result)
+        counts["predicted"] += 1
+        counts["footprints"] += len(result.records)
+        counts["fused"] += result.fused_count
     return counts
 
 

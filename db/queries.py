@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cli.errors import UserError
@@ -60,6 +60,25 @@ def project_tiles(
     if scene_id is not None:
         query = query.where(Tile.scene_id == scene_id)
     return list(session.scalars(query.order_by(Tile.scene_id, Tile.row_off, Tile.col_off)))
+
+
+def awaiting_prediction(project_id: int) -> ColumnElement[bool]:
+    """WHERE clause (Tile joined to Scene): the project's unreviewed tiles no model has predicted yet."""
+    never = or_(Tile.predicted_at.is_(None), Tile.model_version_id.is_(None))
+    return and_(Scene.project_id == project_id, Tile.review_state == "unreviewed", never)
+
+
+def unpredicted_tile_ids(session: Session, project_id: int) -> list[int]:
+    """Ids of the project's unreviewed, never-predicted tiles (new scenes), in id order."""
+    query = select(Tile.id).join(Scene, Scene.id == Tile.scene_id).where(awaiting_prediction(project_id))
+    return list(session.scalars(query.order_by(Tile.id)))
+
+
+def count_unpredicted_tiles(session: Session, project_id: int) -> int:
+    """How many of the project's unreviewed tiles no model has predicted yet (one COUNT)."""
+    query = (select(func.count()).select_from(Tile).join(Scene, Scene.id == Tile.scene_id)
+             .where(awaiting_prediction(project_id)))
+    return int(session.scalar(query) or 0)
 
 
 def tile_footprints(

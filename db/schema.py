@@ -163,7 +163,7 @@ class ReviewEvent(Base):
 class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(30))  # "retrain", "repredict"
+    kind: Mapped[str] = mapped_column(String(30))  # db.jobs.JOB_KINDS (no CHECK constraint)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -64,6 +64,27 @@ def test_projects_page_creates_project_and_adds_scene_by_path(world, data_home):
         assert s.scalar(select(func.count()).select_from(Tile).join(Scene).where(Scene.project_id == pid)) == 1
 
 
+def test_projects_page_queues_prediction_of_new_tiles_for_the_worker(world, data_home):
+    import numpy as np
+
+    from db import jobs
+    scene = write_geotiff(data_home / "new.tif", np.full((3, 96, 96), 120, np.uint8), "EPSG:32616", GRID)
+    at = app_test("views/projects.py")
+    at.text_area(key="scene_paths").input(str(scene))
+    at.number_input(key="tile_size").set_value(128)
+    assert at.checkbox(key="predict_new").value  # on by default
+    button(at, "btn_add_scenes").click().run()
+    assert not at.exception
+    with transaction() as s:
+        (job,) = jobs.list_jobs(s)
+        assert (job.kind, job.status, job.project_id) == ("predict", "queued", world["project_id"])
+        assert s.scalar(select(func.count()).select_from(Tile).where(Tile.predicted_at.is_not(None))) == 0
+    message = next(m.value for m in at.success if "added 1 scene" in m.value)
+    assert f"predicted in the background (job {job.id})" in message and "Training page" in message
+    at.switch_page("views/tiles.py").run()
+    assert any(f"31 tiles waiting for prediction (background job {job.id} queued" in i.value for i in at.info)
+
+
 def test_projects_page_reports_bad_path(world):
     at = app_test("views/projects.py")
     at.text_area(key="scene_paths").input("/nowhere/scene.tif")

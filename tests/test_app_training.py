@@ -51,6 +51,25 @@ def test_page_shows_live_progress_and_cancels(data_home, tmp_path):
     assert any("Cancel requested" in w.value for w in at.warning)
 
 
+def test_page_shows_a_running_predict_job_and_cancels_it(data_home, tmp_path):
+    project_id, _ = tiny_project(tmp_path)
+    with transaction() as session:
+        job_id = jobs.enqueue(session, "predict", {"project_id": project_id}, project_id=project_id).id
+    with transaction() as session:
+        jobs.claim_next(session, "w-test")
+        jobs.set_progress(session, job_id, {"phase": "predict", "batch": 4, "n_batches": 12})
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    texts = [p.proto.text for p in at.get("progress")]
+    assert f"Job {job_id} (predict new tiles), running: 4 of 12 tiles" in texts
+    row = at.dataframe[0].value.iloc[0]
+    assert (row["job"], row["kind"], row["tiles"]) == (job_id, "predict new tiles", "4/12")
+    at.button(key=f"cancel_{job_id}").click().run()
+    with transaction() as session:
+        assert jobs.cancel_requested(session, job_id)
+    assert any(f"Cancel of job {job_id} requested" in w.value for w in at.warning)
+
+
 def test_retrain_without_reviewed_tiles_is_refused(data_home, tmp_path):
     _, tiles = tiny_project(tmp_path)
     unlabel(tiles)

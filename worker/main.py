@@ -30,6 +30,10 @@ def _runner(kind: str):
         from worker.repredict import run_repredict
 
         return run_repredict
+    if kind == "predict":
+        from worker.predict_new import run_predict_new
+
+        return run_predict_new
     raise ValueError(f"no runner for job kind {kind!r}")
 
 

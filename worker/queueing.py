@@ -1,4 +1,5 @@
-"""What users ask the trainer for: queue a retrain; promote or roll back a version (queues a re-predict).
+"""What users ask the worker for: queue a retrain or the prediction of new tiles; promote or roll back a
+version (queues a re-predict).
 
 The command line and the app pages call these; the worker runs the jobs they queue."""
 from __future__ import annotations
@@ -29,12 +30,12 @@ def _check_numbers(epochs: int, batch_size: int, learning_rate: float) -> None:
         raise UserError(f"learning rate must be between 0 and 1 (e.g. 1e-4), got {learning_rate}")
 
 
-def _base_version(session: Session) -> ModelVersion:
+def _base_version(session: Session, purpose: str = "fine-tune") -> ModelVersion:
     from db.model_versions import active_model_version, ensure_default_model
 
     version = active_model_version(session) or ensure_default_model(session)
     if version is None:
-        raise UserError("there is no active model version to fine-tune (and the shipped model file "
+        raise UserError(f"there is no active model version to {purpose} (and the shipped model file "
                         "model/weights/default.keras is missing); promote one with "
                         "`footprints models promote`")
     return version
@@ -85,6 +86,28 @@ def queue_repredict(session: Session, model_version_id: int, project_id: int | N
     job = jobs.enqueue(session, "repredict", {"model_version_id": model_version_id, "project_id": project_id},
                        project_id=project_id)
     jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with version {model_version_id}")
+    return job
+
+
+def queue_predict(session: Session, project_id: int) -> Job | None:
+    """Queue prediction of the project's never-predicted tiles (scenes just added) with the active model.
+
+    None when no tile waits. A predict job of the project still waiting in the queue is returned instead of
+    a second one: it lists the tiles when it starts, so it picks these up too."""
+    from db.queries import count_unpredicted_tiles
+
+    project = session.get(Project, project_id)
+    if project is None:
+        raise UserError(f"project id {project_id} does not exist")
+    waiting = count_unpredicted_tiles(session, project_id)
+    if not waiting:
+        return None
+    base = _base_version(session, "predict with")
+    job = jobs.queued_job(session, project_id, "predict")
+    if job is None:
+        job = jobs.enqueue(session, "predict", {"project_id": project_id}, project_id=project_id)
+    jobs.append_log(session, job.id, f"queued: predict {waiting} new tiles of '{project.name}' "
+                                     f"with {base.name}")
     return job
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app.scene_ops import add_scenes, create_project, parse_paths, projects_overview, save_uploads
+from app.scene_ops import (add_scenes, added_message, create_project, parse_paths, projects_overview,
+                           save_uploads)
 from app.state import PROJECT_KEY, flash, pick_project, show_flash
 from cli.errors import UserError
 
@@ -39,7 +40,8 @@ with by_upload:
     label_upload = st.file_uploader("Labels GeoJSON (optional)", type=["geojson", "json"], key="labels_up")
 c1, c2 = st.columns(2)
 tile_size = c1.number_input("Tile size (px)", 128, 2048, 512, 64, key="tile_size")
-predict = c2.checkbox("Predict the new tiles", value=True, key="predict_new")
+predict = c2.checkbox("Predict the new tiles", value=True, key="predict_new",
+                      help="queued as a background job; its progress shows on the Training page")
 
 if st.button("Add scenes", type="primary", key="btn_add_scenes"):
     bar = st.progress(0.0, text="starting")
@@ -48,7 +50,7 @@ if st.button("Add scenes", type="primary", key="btn_add_scenes"):
         labels = (str(save_uploads(project_name, [label_upload])[0]) if label_upload else labels_path.strip())
         result = add_scenes(project_name, scenes, labels or None, int(tile_size), predict,
                             lambda f, m="": bar.progress(min(max(float(f), 0.0), 1.0), text=str(m)))
-        flash(f"added {result['scenes']} scene(s): {result['tiles']} new tiles, {result['labels']} labels")
+        flash(added_message(result))
     except UserError as exc:
         flash(str(exc), "error")
     st.rerun()

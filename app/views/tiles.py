@@ -7,7 +7,7 @@ import streamlit as st
 
 from app.review_page import bump
 from app.state import TILE_KEY, pick_project
-from app.tiles_table import scene_names, tiles_frame
+from app.tiles_table import backlog_note, scene_names, tiles_frame
 from db.review import SORTS, TileFilter
 
 PAGE_SIZE = 25
@@ -19,6 +19,9 @@ if picked is None:
     st.stop()
 project_id, project_name = picked
 st.header(f"Tiles of {project_name}")
+waiting = backlog_note(project_id)
+if waiting:
+    st.info(waiting)
 
 scenes = scene_names(project_id)
 c1, c2, c3, c4, c5 = st.columns([1, 1.4, 1, 0.8, 0.8])

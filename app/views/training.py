@@ -1,4 +1,5 @@
-"""Training page: queue a retrain on the reviewed tiles, watch it live, cancel it, see past jobs.
+"""Training page: queue a retrain on the reviewed tiles, watch it live, cancel it, see past jobs; also the
+project's prediction jobs (new tiles queued by the Projects page, re-predicts) with progress and cancel.
 
 Everything shown comes from the job rows in the database, so reloading the page loses nothing; the training
 itself runs in the worker process, never inside a Streamlit rerun."""
@@ -87,6 +88,20 @@ def draw_job(view: dict) -> None:
     st.code(view["log_tail"] or "(empty)", language=None)
 
 
+def draw_prediction_job(view: dict) -> None:
+    """One queued or running prediction job: tiles done of all, cancel button."""
+    total = view["n_batches"]
+    counted = f"{view['batch']} of {total} tiles" if total is not None else "waiting for a worker"
+    text = f"Job {view['id']} ({view['label']}), {view['status']}: {counted}"
+    st.progress(view["batch_fraction"], text=text)
+    if view["cancel_requested"]:
+        st.warning(f"Cancel of job {view['id']} requested: it stops after the current few tiles.")
+    elif st.button(f"Cancel job {view['id']}", key=f"cancel_{view['id']}"):
+        with transaction() as session:
+            jobs.request_cancel(session, view["id"])
+        st.rerun()
+
+
 @st.fragment(run_every="1s")
 def live_panel(project_id: int) -> None:
     """Re-read the job rows every second and draw them."""
@@ -94,12 +109,16 @@ def live_panel(project_id: int) -> None:
         overview = training_overview(session, project_id)
     st.caption(f"{overview['reviewed_tiles']} reviewed tiles available for training.")
     current = overview["current"]
-    if current and current["status"] in jobs.ACTIVE_STATUSES:
+    if (current and current["status"] in jobs.ACTIVE_STATUSES) or overview["predicting"]:
         started = ensure_local_worker()  # the job must not wait for a worker that died since the app started
         if started.get("started"):
             st.caption(f"Started a background worker (pid {started['pid']}) for this job.")
     if current:
         draw_job(current)
+    if overview["predicting"]:
+        st.subheader("Predicting tiles")
+        for view in overview["predicting"]:
+            draw_prediction_job(view)
     if overview["jobs"]:
         st.subheader("Jobs")
         st.dataframe(pd.DataFrame(overview["jobs"]), hide_index=True)

@@ -9,9 +9,10 @@ from cli.errors import UserError
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "worker", help="run queued retrain and re-predict jobs",
+        "worker", help="run queued retrain, predict and re-predict jobs",
         description="Claim queued jobs one at a time and run them: fine-tune the active model on reviewed "
-                    "tiles, or re-predict unreviewed tiles after a promotion. Runs until stopped, or --once.")
+                    "tiles, predict the new tiles of added scenes, or re-predict unreviewed tiles after a "
+                    "promotion. Runs until stopped, or --once.")
     parser.add_argument("--once", action="store_true", help="run the jobs queued now, then exit")
     parser.add_argument("--poll-seconds", type=float, default=2.0,
                         help="seconds between queue checks (default 2)")
