@@ -80,5 +80,8 @@ def test_fused_flag_and_uncertainty():
     single = box(500000 + 8 * 0.5, 4000000 - 40 * 0.5, 500000 + 32 * 0.5, 4000000 - 10 * 0.5)
     flags = fused_flags([single, ragged], outputs, T, 0.5)
     assert flags == [False, True]
+    # a clean rectangle (solidity 1, no neighbours) over two touching houses: flagged by the interior's two blobs
+    assert fused_flags([fused], outputs, T, 0.5) == [True]
+    assert fused_flags([fused], {"prob": outputs["prob"], "interior": outputs["prob"]}, T, 0.5) == [False]
     assert heatmap_uncertainty(np.full((8, 8), 0.5, np.float32)) == pytest.approx(1.0)
     assert heatmap_uncertainty(binary_mask(inst), inst) < 0.01
