@@ -23,8 +23,8 @@ from skimage.segmentation import watershed
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_TOLERANCE_M = 0.5
 DEFAULT_MIN_AREA_M2 = 5.0
-SEED_LEVEL = {"interior": 0.7, "distance": 0.3}  # interior level and seed size tuned on synthetic scenes (seed 500)
-MIN_SEED_PX = 20
+SEED_LEVEL = {"interior": 0.6, "distance": 0.3}  # interior level and seed size tuned on synthetic scenes (seed 500)
+MIN_SEED_PX = 30
 BINARY_PEAK_H = 3.0  # px: distance-transform peaks must stand this high above the saddle between them
 
 
