@@ -4,10 +4,10 @@ Queued by the Projects page ("Add scenes" with "Predict the new tiles"), so a bi
 run. Tiles already predicted and reviewed tiles are left exactly as they are."""
 from __future__ import annotations
 
-from db.model_versions import active_model_version, ensure_default_model
 from db.queries import unpredicted_tile_ids
 from db.session import transaction
 from worker.context import JobContext
+from worker.queueing import usable_version
 from worker.tile_chunks import predict_in_chunks
 
 
@@ -17,10 +17,7 @@ def run_predict_new(ctx: JobContext) -> None:
     are included."""
     project_id = int(ctx.params["project_id"])
     with transaction() as session:
-        version = active_model_version(session) or ensure_default_model(session)
-        if version is None:
-            raise LookupError("there is no active model version (and model/weights/default.keras is "
-                              "missing); promote one with `footprints models promote`")
+        version = usable_version(session, "predict with")
         version_id, version_name = version.id, version.name
         tile_ids = unpredicted_tile_ids(session, project_id)
     ctx.log(f"predicting {len(tile_ids)} new tiles with {version_name}")

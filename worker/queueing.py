@@ -30,7 +30,9 @@ def _check_numbers(epochs: int, batch_size: int, learning_rate: float) -> None:
         raise UserError(f"learning rate must be between 0 and 1 (e.g. 1e-4), got {learning_rate}")
 
 
-def _base_version(session: Session, purpose: str = "fine-tune") -> ModelVersion:
+def usable_version(session: Session, purpose: str = "fine-tune") -> ModelVersion:
+    """The active model version (the shipped model registered on first use); a UserError naming ``purpose``
+    when there is none."""
     from db.model_versions import active_model_version, ensure_default_model
 
     version = active_model_version(session) or ensure_default_model(session)
@@ -66,7 +68,7 @@ def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCH
     if busy is not None:
         raise UserError(f"retrain job {busy.id} of project '{project.name}' is already {busy.status}; "
                         "wait for it or cancel it first")
-    base = _base_version(session)
+    base = usable_version(session)
     train_ids, val_ids = split_tiles(tile_ids)
     params: dict[str, Any] = {
         "project_id": project_id, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
@@ -102,7 +104,7 @@ def queue_predict(session: Session, project_id: int) -> Job | None:
     waiting = count_unpredicted_tiles(session, project_id)
     if not waiting:
         return None
-    base = _base_version(session, "predict with")
+    base = usable_version(session, "predict with")
     job = jobs.queued_job(session, project_id, "predict")
     if job is None:
         job = jobs.enqueue(session, "predict", {"project_id": project_id}, project_id=project_id)
