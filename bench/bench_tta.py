@@ -36,7 +36,8 @@ def main() -> None:
 
     model = args.model or default_model_path()
     Predictor.load(model).predict_image(__import__("numpy").zeros((64, 64, 3), "float32"))  # warm-up
-    megapixels = sum(inspect_scene(tif).width * inspect_scene(tif).height for tif, _ in folder_pairs(args.data)) / 1e6
+    scenes = [inspect_scene(tif) for tif, _ in folder_pairs(args.data)]
+    megapixels = sum(info.width * info.height for info in scenes) / 1e6
     rows = []
     with tempfile.TemporaryDirectory() as out:
         for views in [int(v) for v in args.views.split(",")]:
