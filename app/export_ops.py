@@ -5,7 +5,7 @@ import json
 import tempfile
 from typing import Any
 
-from cli.errors import UserError
+from errors import UserError
 from db.session import transaction
 from geo.export import export_geojson_bytes, gpkg_bytes
 

@@ -9,7 +9,7 @@ from shapely.geometry import Polygon
 
 from db.predictions import heatmap_outputs
 from app.tile_view import TileView
-from cli.errors import UserError
+from errors import UserError
 from geo.edit import pixel_to_lonlat, rings_to_pixels, suggest_split
 from geo.vector import polygon_parts, to_lonlat
 

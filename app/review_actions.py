@@ -8,7 +8,7 @@ from typing import Any
 
 from shapely.geometry import Polygon
 
-from cli.errors import UserError
+from errors import UserError
 from db import review
 from db.session import transaction
 from geo.edit import InvalidGeometry, pixel_to_lonlat, polygon_from_coords, rings_to_pixels, split_along_line

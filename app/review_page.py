@@ -10,7 +10,7 @@ from app.components.editor import MODES
 from app.map_view import selected_from_event
 from app.state import TILE_KEY, flash
 from app.tile_view import TileView
-from cli.errors import UserError
+from errors import UserError
 from db.review import neighbour_tile, next_needing_review
 from db.schema import Scene, Tile
 from db.session import transaction

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cli.errors import UserError
+from errors import UserError
 from db.ingest import ingest
 from db.queries import footprint_counts, get_or_create_project, list_projects, project_scenes
 from db.review import project_progress

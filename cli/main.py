@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from cli.errors import UserError
+from errors import UserError
 
 # subcommand name -> module under cli.commands (imported lazily so --help stays fast)
 COMMANDS = {

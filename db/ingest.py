@@ -23,7 +23,7 @@ from shapely.geometry import box
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from cli.errors import UserError
+from errors import UserError
 from db.queries import get_or_create_project
 from db.schema import Footprint, Scene, Tile
 from db.session import transaction

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cli.errors import UserError
+from errors import UserError
 from db.schema import ModelVersion
 
 DEFAULT_VERSION_NAME = "default"

@@ -17,7 +17,7 @@ import rasterio
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from cli.errors import UserError
+from errors import UserError
 from db.schema import Footprint, ModelVersion, Tile, utcnow
 from db.settings import heatmap_dir
 

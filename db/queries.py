@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from cli.errors import UserError
+from errors import UserError
 from db.schema import Footprint, Project, Scene, Tile
 
 MAX_FOOTPRINT_DEG = (

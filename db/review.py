@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from cli.errors import UserError
+from errors import UserError
 from db.schema import Footprint, ReviewEvent, Reviewer, Tile, utcnow
 from geo.edit import InvalidGeometry, merge_polygons, validate_polygon
 from geo.vector import geometry_from_json, lonlat_record

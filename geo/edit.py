@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import split as shapely_split
 from shapely.ops import unary_union
 
-from cli.errors import UserError
+from errors import UserError
 from geo.vector import from_lonlat, polygon_parts, rfc7946, to_lonlat
 
 MIN_PART_SHARE = 0.02  # a split part smaller than this share of the original is a sliver, refused

@@ -14,7 +14,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from cli.errors import UserError
+from errors import UserError
 from geo.vector import polygon_parts, reproject
 
 POLYGON_TYPES = ("Polygon", "MultiPolygon")

@@ -20,7 +20,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
-from cli.errors import UserError
+from errors import UserError
 
 GDAL_CACHE_MB = (
     64  # GDAL's block cache defaults to 5% of RAM: capped so scanning a huge scene keeps memory flat

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cli.errors import UserError
+from errors import UserError
 from model.targets import binary_mask, border_classes, distance_target
 
 DEFAULT_PATCH = 256

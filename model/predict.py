@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cli.errors import UserError
+from errors import UserError
 from model.tta import check_views, dihedral_average
 
 MULTIPLE = 32

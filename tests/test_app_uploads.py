@@ -9,7 +9,7 @@ import pytest
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 
 from app.scene_ops import add_scenes, parse_paths, projects_overview, save_uploads
-from cli.errors import UserError
+from errors import UserError
 from geo.raster import write_geotiff
 from review_world import GRID
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from cli.errors import UserError
+from errors import UserError
 from conftest import ATLANTA_GEOJSON, ATLANTA_TIF
 from db.ingest import ingest
 from db.queries import (

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from cli.errors import UserError
+from errors import UserError
 from geo.labels import features_of, labels_crs, read_labels
 
 SQUARE = [[[733700.0, 3725000.0], [733710.0, 3725000.0], [733710.0, 3725010.0], [733700.0, 3725010.0],

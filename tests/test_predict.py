@@ -37,7 +37,7 @@ def test_window_geometry():
 
 
 def test_load_is_cached_and_missing_model_is_a_user_error(tmp_path, predictor):
-    from cli.errors import UserError
+    from errors import UserError
 
     assert Predictor.load(default_model_path()) is predictor
     with pytest.raises(UserError, match="does not exist"):

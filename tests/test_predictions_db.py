@@ -103,7 +103,7 @@ def test_predict_project_writes_heatmaps_and_replaces_only_unreviewed(project, t
 
 
 def test_predict_project_unknown_project_is_a_user_error(data_home, tiny_model):
-    from cli.errors import UserError
+    from errors import UserError
     from db.predictions import predict_project
 
     with pytest.raises(UserError, match="no project"):

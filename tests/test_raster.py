@@ -7,7 +7,7 @@ import pytest
 from rasterio.transform import Affine
 from shapely.geometry import Polygon, box
 
-from cli.errors import UserError
+from errors import UserError
 from geo.rasterize import rasterize_instances
 from geo.raster import (
     display_rgb,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cli.errors import UserError
+from errors import UserError
 from db import jobs
 from db.schema import Job, ModelVersion, Project, Tile
 from worker.trainset import reviewed_tile_ids, split_tiles

@@ -6,7 +6,7 @@ import streamlit as st
 from app.export_ops import STATUS_CHOICES, export_bytes
 from app.state import TILE_KEY, pick_project
 from app.tiles_table import scene_names
-from cli.errors import UserError
+from errors import UserError
 
 st.session_state["_page"] = "export"
 picked = pick_project()

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.local_worker import ensure_local_worker
-from cli.errors import UserError
+from errors import UserError
 from db import jobs
 from db.session import transaction
 from worker.queueing import promote_version, rollback_version

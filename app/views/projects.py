@@ -7,7 +7,7 @@ import streamlit as st
 from app.scene_ops import (add_scenes, added_message, create_project, parse_paths, projects_overview,
                            save_uploads)
 from app.state import PROJECT_KEY, flash, pick_project, show_flash
-from cli.errors import UserError
+from errors import UserError
 
 st.session_state["_page"] = "projects"
 st.header("Projects")

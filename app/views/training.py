@@ -10,7 +10,7 @@ import streamlit as st
 
 from app.local_worker import ensure_local_worker
 from app.state import pick_project
-from cli.errors import UserError
+from errors import UserError
 from db import jobs
 from db.session import transaction
 from worker.queueing import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, queue_retrain

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cli.errors import UserError
+from errors import UserError
 
 STATUS_CHOICES = ("pending", "accepted", "rejected", "deleted")
 

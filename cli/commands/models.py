@@ -30,7 +30,7 @@ def version_table(rows: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from cli.errors import UserError
+    from errors import UserError
     from db.session import transaction
     from worker.queueing import promote_version, rollback_version
     from worker.versions import version_rows

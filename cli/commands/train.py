@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cli.errors import UserError
+from errors import UserError
 
 HEADS = ("binary", "border", "distance")
 

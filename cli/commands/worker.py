@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli.errors import UserError
+from errors import UserError
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

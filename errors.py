@@ -1,0 +1,9 @@
+"""The one error type every layer may raise: bad input from the user, with a message that says what to do.
+
+Entry points turn it into a kind message (the command line: a one-line reason and exit status 2; the app: an
+error box). It lives at the bottom of the import graph so geo/, model/ and db/ never import an entry point.
+"""
+
+
+class UserError(Exception):
+    """Bad input from the user: the message says what is wrong and what to do."""
