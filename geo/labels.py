@@ -1,5 +1,10 @@
-"""Read a label GeoJSON: check it, repair what can be repaired, reject the rest with a reason per feature,
-split MultiPolygons into parts and reproject everything to the scene CRS."""
+"""Read building labels: check them, repair what can be repaired, reject the rest with a reason per feature,
+split MultiPolygons into parts and reproject everything to the scene CRS.
+
+Labels come as GeoJSON (read here, with RFC 7946 and legacy "crs" rules), as any other vector file OGR reads
+(GeoPackage, Shapefile, FlatGeobuf; CRS from the file, WKT-only included) optionally filtered by an SQL ``where``,
+or as a raster mask (non-zero = building) polygonised into one polygon per connected region.
+"""
 
 from __future__ import annotations
 
@@ -131,11 +136,81 @@ def feature_polygons(feature: Any) -> tuple[list[BaseGeometry], str | None, str 
     return parts, None, note
 
 
-def read_labels(path: str | Path, scene_crs: str, crs_override: str | None = None) -> LabelSet:
-    """All building polygons of a label file in ``scene_crs``; bad features land in ``rejected`` with a reason."""
-    data = load_geojson(path)
-    features = features_of(data, path)
-    source_crs = labels_crs(data, features, path, crs_override)
+GEOJSON_SUFFIXES = (".geojson", ".json")
+
+
+def read_labels(path: str | Path, scene_crs: str, crs_override: str | None = None,
+                where: str | None = None) -> LabelSet:
+    """All building polygons of a label file in ``scene_crs``; bad features land in ``rejected`` with a reason.
+
+    ``where``: an OGR SQL filter on the attributes (e.g. ``Niveau_2 = 'Building'``)."""
+    if where is None and Path(path).suffix.lower() in GEOJSON_SUFFIXES:
+        data = load_geojson(path)
+        features = features_of(data, path)
+        source_crs = labels_crs(data, features, path, crs_override)
+    else:
+        features, source_crs = read_vector_features(path, where, crs_override)
+    return _collect(path, features, source_crs, scene_crs)
+
+
+def read_vector_features(path: str | Path, where: str | None = None,
+                         crs_override: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """(GeoJSON-like features, CRS text) of the first layer of a vector file, filtered by ``where``."""
+    import pyogrio
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"labels '{path}' do not exist; check the --labels path")
+    try:
+        frame = pyogrio.read_dataframe(path, where=where)
+    except pyogrio.errors.FieldError as exc:
+        raise UserError(f"--labels-where {where!r} cannot be applied to '{path}' ({_first_line(exc)}); "
+                        "name a column of the file") from exc
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, RuntimeError) as exc:
+        hint = "check the --labels-where filter" if where else "give a GeoJSON or GeoPackage of polygons"
+        raise UserError(f"labels '{path}' cannot be read ({_first_line(exc)}); {hint}") from exc
+    if crs_override:
+        crs_text = crs_override
+    elif frame.crs is not None:
+        crs_text = f"EPSG:{frame.crs.to_epsg()}" if frame.crs.to_epsg() else frame.crs.to_wkt()
+    else:
+        raise UserError(f"labels '{path}' have no coordinate reference system; pass --labels-crs EPSG:<code>")
+    features = [{"type": "Feature", "id": str(index), "properties": {},
+                 "geometry": None if geom is None else geom.__geo_interface__}
+                for index, geom in zip(frame.index, frame.geometry)]
+    return features, crs_text
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def read_label_mask(path: str | Path, scene_crs: str) -> LabelSet:
+    """Building polygons from a raster mask (non-zero = building): one polygon per connected region."""
+    import rasterio
+    from rasterio import features as rio_features
+    from shapely.geometry import mapping
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"label mask '{path}' does not exist; check the --label-mask path")
+    try:
+        with rasterio.open(path) as src:
+            mask = src.read(1) != 0
+            if src.crs is None:
+                raise UserError(f"label mask '{path}' has no coordinate reference system; give a georeferenced mask")
+            crs_text, transform = src.crs.to_wkt(), src.transform
+    except rasterio.errors.RasterioIOError as exc:
+        raise UserError(f"label mask '{path}' is not a readable raster; give a GeoTIFF mask") from exc
+    shapes = rio_features.shapes(mask.astype("uint8"), mask=mask, transform=transform, connectivity=4)
+    features = [{"type": "Feature", "id": str(i), "properties": {}, "geometry": mapping(shape(geom))}
+                for i, (geom, _) in enumerate(shapes)]
+    return _collect(path, features, crs_text, scene_crs)
+
+
+def _collect(path: str | Path, features: list[dict[str, Any]], source_crs: str, scene_crs: str) -> LabelSet:
+    """Validate, repair and reproject features into a LabelSet."""
     result = LabelSet(path=str(path), source_crs=source_crs, feature_count=len(features))
     for index, feature in enumerate(features):
         ref = feature_ref(feature, index)

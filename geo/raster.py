@@ -89,13 +89,21 @@ def _first_line(exc: BaseException) -> str:
 
 
 def pixel_size_m(crs: CRS, transform: Affine, height: int) -> float:
-    """Ground size of one pixel in metres (geographic CRS: approximated at the scene's centre latitude)."""
+    """Ground size of one pixel in metres (geographic CRS: approximated at the scene's centre latitude; Web
+    Mercator: its nominal metres shrunk by cos(latitude) to ground metres)."""
     size = (abs(transform.a) + abs(transform.e)) / 2.0
     if crs.is_geographic:
         lat = transform.f + transform.e * height / 2.0
         return size * METERS_PER_DEGREE * math.cos(math.radians(max(-89.0, min(89.0, lat))))
     factor = crs.linear_units_factor[1] if crs.is_projected else 1.0
+    if crs.to_epsg() in WEB_MERCATOR_EPSG:
+        y = transform.f + transform.e * height / 2.0
+        lat = math.degrees(2 * math.atan(math.exp(y / 6378137.0)) - math.pi / 2)
+        return size * factor * math.cos(math.radians(lat))
     return size * factor
+
+
+WEB_MERCATOR_EPSG = (3857, 900913, 3785)
 
 
 def band_stats(src: rasterio.DatasetReader, max_side: int = STATS_MAX_SIDE) -> list[dict[str, float]]:
@@ -211,13 +219,22 @@ def read_window(
     h: int,
     band_stats: list[dict[str, float]] | None = None,
     nodata: float | None = None,
+    out_shape: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels of one window as float32 HxWxC in [0, 1] (per-band p2/p98 stretch) and a bool HxW valid mask."""
+    """Pixels of one window as float32 HxWxC in [0, 1] (per-band p2/p98 stretch) and a bool HxW valid mask.
+
+    ``out_shape`` (rows, cols): resample the window to that grid (bilinear pixels, nearest-neighbour mask)."""
     with gdal_env(), open_raster(path) as src:
         window = Window(col_off, row_off, w, h)
-        data = src.read(window=window).astype(np.float32)
+        if out_shape is None or tuple(out_shape) == (h, w):
+            data = src.read(window=window).astype(np.float32)
+            mask_data = None
+        else:
+            data = src.read(window=window, out_shape=(src.count, *out_shape),
+                            resampling=Resampling.bilinear).astype(np.float32)
+            mask_data = src.dataset_mask(window=window, out_shape=tuple(out_shape), resampling=Resampling.nearest)
         nodata = src.nodata if nodata is None else nodata
-        valid = valid_mask(src, data, window, nodata)
+        valid = valid_mask(src, data, window, nodata, mask_data)
         stats = band_stats or [_stats_of(band[valid].astype(np.float64)) for band in data]
     image = np.stack([_stretch(band, s) for band, s in zip(data, stats)], axis=-1)
     image[~valid] = 0.0
@@ -225,13 +242,29 @@ def read_window(
 
 
 def valid_mask(
-    src: rasterio.DatasetReader, data: np.ndarray, window: Window, nodata: float | None
+    src: rasterio.DatasetReader, data: np.ndarray, window: Window, nodata: float | None,
+    dataset_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """HxW True where a pixel has data: not nodata in every band, finite, and inside the dataset mask."""
     finite = np.all(np.isfinite(data), axis=0)
     if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
         return finite & ~np.all(data == np.float32(nodata), axis=0)
-    return finite & (src.dataset_mask(window=window) > 0)
+    mask = src.dataset_mask(window=window) if dataset_mask is None else dataset_mask
+    return finite & (mask > 0)
+
+
+def model_grid(w: int, h: int, pixel_size: float | None, gsd_m: float | None) -> tuple[int, int]:
+    """(rows, cols) of a w x h px window resampled from ``pixel_size`` metres to the model's ``gsd_m``
+    (unchanged when either is unknown)."""
+    if not gsd_m or not pixel_size:
+        return h, w
+    scale = pixel_size / gsd_m
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def resampled_transform(transform: Affine, w: int, h: int, out_shape: tuple[int, int]) -> Affine:
+    """The transform of a window's pixel grid after resampling w x h px to ``out_shape`` (rows, cols)."""
+    return transform * Affine.scale(w / out_shape[1], h / out_shape[0])
 
 
 def _stretch(band: np.ndarray, stats: dict[str, float]) -> np.ndarray:

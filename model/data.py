@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from errors import UserError
+from geo.sources import LabelSource, Place
 from model.targets import binary_mask, border_classes, distance_target
 
 DEFAULT_PATCH = 256
@@ -95,20 +96,38 @@ def make_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, train
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def scene_examples(tif: Path, labels: Path, tile_size: int = 512, bands: int = 3) -> list[TrainingExample]:
-    """Examples for each tile window of one labelled scene (labels reprojected to the scene CRS)."""
-    from geo.labels import read_labels
-    from geo.raster import inspect_scene, read_window, tile_windows, to_model_bands, window_transform
+def scene_examples(tif: Path, labels: Path | LabelSource, tile_size: int = 512, bands: int = 3,
+                   gsd_m: float | None = None) -> list[TrainingExample]:
+    """Examples for each tile window of one labelled scene (labels reprojected to the scene CRS). With ``gsd_m``
+    each window is resampled to that ground sample distance (tiles of about ``tile_size`` px at that GSD)."""
+    from geo.raster import inspect_scene, model_grid, read_window, resampled_transform, tile_windows, \
+        to_model_bands, window_transform
     from geo.rasterize import rasterize_instances
 
+    source = labels if isinstance(labels, LabelSource) else LabelSource(str(labels))
     info = inspect_scene(tif)
-    polygons = [p.geometry for p in read_labels(labels, info.crs).polygons]
+    polygons = [p.geometry for p in source.read(info.crs).polygons]
+    native_tile = tile_size if not gsd_m else max(32, round(tile_size * gsd_m / info.pixel_size_m))
     examples = []
-    for col, row, w, h in tile_windows(info.width, info.height, tile_size, 0):
-        image, valid = read_window(tif, col, row, w, h, info.band_stats, info.nodata)
-        transform = window_transform(info.transform, col, row)
-        instances = rasterize_instances(polygons, transform, (h, w))
-        examples.append(TrainingExample(to_model_bands(image, bands), instances, valid, f"{tif.name}:{col},{row}"))
+    for col, row, w, h in tile_windows(info.width, info.height, native_tile, 0):
+        grid = model_grid(w, h, info.pixel_size_m, gsd_m)
+        image, valid = read_window(tif, col, row, w, h, info.band_stats, info.nodata, out_shape=grid)
+        if not valid.any():
+            continue
+        transform = resampled_transform(window_transform(info.transform, col, row), w, h, grid)
+        instances = rasterize_instances(polygons, transform, grid)
+        examples.append(TrainingExample(to_model_bands(image, bands), instances, valid, f"{Path(tif).name}:{col},{row}"))
+    return examples
+
+
+def place_examples(place: Place, tile_size: int = 512, bands: int = 3,
+                   gsd_m: float | None = None) -> list[TrainingExample]:
+    """Examples of every scene of a place (see geo/sources.py), refs prefixed with the place's name."""
+    examples = []
+    for item in place.scenes:
+        for ex in scene_examples(Path(item.scene), item.labels, tile_size, bands, gsd_m):
+            ex.ref = f"{place.name}/{ex.ref}"
+            examples.append(ex)
     return examples
 
 
