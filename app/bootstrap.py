@@ -50,7 +50,7 @@ def local_worker() -> dict:
 
 def build_demo_with_progress() -> dict:
     """Build the demo project while a progress bar shows each step (one builder at a time: file lock)."""
-    from db.demo import build_demo
+    from services.demo import build_demo
 
     bar = st.progress(0.0, text="First start: preparing the demo project")
     with open(data_home() / ".demo.lock", "w") as lock:

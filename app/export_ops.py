@@ -7,7 +7,7 @@ from typing import Any
 
 from errors import UserError
 from db.session import transaction
-from geo.export import export_geojson_bytes, gpkg_bytes
+from services.export import export_geojson_bytes, gpkg_bytes
 
 STATUS_CHOICES = ("accepted", "pending", "rejected")
 
@@ -35,6 +35,6 @@ def export_bytes(project_id: int, project_name: str, scope: str, scene_id: int |
 def _count(session, project_id: int, filters: dict) -> int:
     from sqlalchemy import func, select
 
-    from geo.export import export_query
+    from services.export import export_query
 
     return session.scalar(select(func.count()).select_from(export_query(project_id, **filters).subquery()))

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from shapely.geometry import Polygon
 
-from db.predictions import heatmap_outputs
+from services.predict_tiles import heatmap_outputs
 from app.tile_view import TileView
 from errors import UserError
 from geo.edit import pixel_to_lonlat, rings_to_pixels, suggest_split

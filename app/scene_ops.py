@@ -3,18 +3,17 @@ prediction of their tiles for the background worker."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from errors import UserError
-from db.ingest import ingest
 from db.queries import footprint_counts, get_or_create_project, list_projects, project_scenes
 from db.review import project_progress
 from db.session import transaction
 from db.settings import data_home
-
-Progress = Callable[[float, str], None]
+from services.ingest import ingest
+from services.progress import Progress
 
 
 def create_project(name: str) -> str:
@@ -58,7 +57,7 @@ def queue_prediction(project_id: int, summary: dict[str, Any]) -> int | None:
     """Queue the worker job that predicts the project's new tiles and make sure a worker runs; its id, or None
     when no tile waits for a prediction."""
     from app.local_worker import ensure_local_worker
-    from worker.queueing import queue_predict
+    from services.queueing import queue_predict
 
     try:
         with transaction() as session:

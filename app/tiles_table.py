@@ -9,7 +9,7 @@ from app.images import thumbnail_url
 from db.queries import project_scenes
 from db.review import TileFilter, count_tiles, list_tiles
 from db.session import transaction
-from worker.status import prediction_backlog
+from services.status import prediction_backlog
 
 COLUMNS = ["thumbnail", "tile", "scene", "window", "state", "pending", "accepted", "rejected", "human",
            "likely fused", "uncertainty"]

@@ -96,7 +96,7 @@ def _row(rng: np.random.Generator, tile_ids: list[int]) -> dict:
 def timed_export(project_id: int, out: Path, fmt: str = "geojson", trace: bool = False) -> tuple[float, int]:
     """(seconds, traced peak bytes or 0) of one export."""
     from db.session import transaction
-    from geo.export import export_geojson, export_gpkg
+    from services.export import export_geojson, export_gpkg
 
     writer = export_gpkg if fmt == "gpkg" else export_geojson
     with transaction() as session:

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def build_project(home: Path, n_tiles: int, tile_size: int) -> int:
     """Ingest synthetic scenes with labels until the project has at least ``n_tiles`` reviewed tiles."""
-    from db.ingest import ingest
+    from services.ingest import ingest
     from db.session import transaction
     from geo.synth import make_scene
-    from worker.trainset import reviewed_tile_ids
+    from services.training_set import reviewed_tile_ids
 
     project_id, index = None, 0
     while True:
@@ -44,7 +44,7 @@ def trim_to(project_id: int, n_tiles: int) -> None:
 
     from db.schema import Footprint
     from db.session import transaction
-    from worker.trainset import reviewed_tile_ids
+    from services.training_set import reviewed_tile_ids
 
     with transaction() as session:
         extra = reviewed_tile_ids(session, project_id)[n_tiles:]
@@ -74,7 +74,7 @@ def run_once(project_id: int, epochs: int, batch_size: int) -> dict:
     from db import jobs
     from db.session import transaction
     from worker.main import run_worker
-    from worker.queueing import queue_retrain
+    from services.queueing import queue_retrain
 
     queued = time.perf_counter()
     with transaction() as session:

@@ -91,7 +91,7 @@ def _shifted_labels(labels, transform, col: int, row: int) -> list[dict]:
 
 def ingest_once(tif: str, labels: str | None, project: str) -> None:
     """Child process: one ingest; prints seconds, summary and this process's peak RSS as JSON."""
-    from db.ingest import ingest
+    from services.ingest import ingest
 
     start = time.perf_counter()
     result = ingest([tif], [labels] if labels else None, project=project, tile_size=512)

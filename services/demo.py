@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from db.ingest import ingest
 from db.settings import data_home
 from geo.synth import make_scene
+from services.ingest import ingest
+from services.progress import Progress
 
 ATLANTA_DIR = Path(__file__).resolve().parents[1] / "samples" / "spacenet-atlanta-sample"
 ATLANTA_SCENE = ATLANTA_DIR / "atlanta_sn4_pan.tif"
 ATLANTA_LABELS = ATLANTA_DIR / "atlanta_sn4_buildings.geojson"
 DEMO_SEED = 2026
-Progress = Callable[[float, str], None]
 
 
 def demo_scenes(n_synth: int, size: int = 512) -> list[tuple[Path, Path]]:
@@ -56,7 +55,7 @@ def build_demo(
     summary = ingest(scenes, labels, project=project_name, progress=lambda f, m: report(0.1 + 0.3 * f, m))
     predicted: Any = "skipped (--no-predict)" if not predict else "nothing to predict"
     if predict and _needs_prediction(project_name):
-        from db.predictions import predict_project
+        from services.predict_tiles import predict_project
 
         report(0.4, "predicting tiles with the active model")
         predicted = predict_project(project_name, progress=lambda f, m="": report(0.4 + 0.6 * f, m))

@@ -8,7 +8,7 @@ rows. Any bad input therefore fails before a single row is written. Re-ingesting
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,8 @@ from geo.raster import (
     window_transform,
 )
 from geo.vector import lonlat_records
+from services.progress import Progress
 
-Progress = Callable[[float, str], None]
 INSERT_CHUNK = 5000
 MAX_REASONS_SHOWN = 5
 

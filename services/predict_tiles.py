@@ -7,7 +7,7 @@ On a predicted tile the pending model footprints are replaced by the new ones; l
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from errors import UserError
 from db.schema import Footprint, ModelVersion, Tile, utcnow
 from db.settings import heatmap_dir
+from services.progress import Progress
 
-Progress = Callable[[float, str], None]
 EXTRA_BAND = {"border": "interior", "distance": "distance"}
 
 

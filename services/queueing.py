@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from errors import UserError
 from db import jobs
 from db.schema import Job, ModelVersion, Project, Tile
-from worker.trainset import reviewed_tile_ids, split_tiles
+from services.training_set import reviewed_tile_ids, split_tiles
 
 DEFAULT_EPOCHS = 5
 DEFAULT_BATCH_SIZE = 4

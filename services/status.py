@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from db import jobs
 from db.queries import count_unpredicted_tiles
 from db.schema import Job, ModelVersion
-from worker.trainset import reviewed_tile_ids
+from services.training_set import reviewed_tile_ids
 
 KIND_LABELS = {"retrain": "retrain", "repredict": "re-predict (new model)", "predict": "predict new tiles"}
 PREDICTION_KINDS = ("predict", "repredict")

@@ -24,7 +24,7 @@ def reviewed_tile_ids(session: Session, project_id: int) -> list[int]:
 
 def unreviewed_tile_ids(session: Session, project_id: int | None = None) -> list[int]:
     """Candidate tiles for re-prediction: review state "unreviewed", optionally of one project. The exact
-    check (no review event, no reviewed or human footprint) is db.predictions.is_reviewed (predict_tiles)."""
+    check (no review event, no reviewed or human footprint) is services.predict_tiles.is_reviewed (predict_tiles)."""
     query = (select(Tile.id).join(Scene, Scene.id == Tile.scene_id)
              .where(Tile.review_state == "unreviewed").order_by(Tile.id))
     if project_id is not None:

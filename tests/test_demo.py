@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import func, select
 
-from db.demo import build_demo
+from services.demo import build_demo
 from db.schema import Footprint, Scene, Tile
 from db.session import transaction
 

@@ -13,10 +13,10 @@ from sqlalchemy import insert, select, update
 
 from cli.main import main
 from conftest import ATLANTA_GEOJSON, ATLANTA_TIF
-from db.ingest import ingest
+from services.ingest import ingest
 from db.schema import Footprint, ModelVersion, Tile
 from db.session import transaction
-from geo.export import PROPERTIES, export_geojson, export_geojson_bytes
+from services.export import PROPERTIES, export_geojson, export_geojson_bytes
 from geo.vector import reproject
 
 ATLANTA_CRS = "EPSG:32616"

@@ -13,7 +13,7 @@ from shapely.geometry import box, mapping
 from sqlalchemy import func, select
 
 from conftest import ATLANTA_GEOJSON, ATLANTA_TIF
-from db.ingest import ingest
+from services.ingest import ingest
 from db.schema import Footprint, Scene, Tile
 from db.session import transaction
 from geo.raster import write_geotiff

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from errors import UserError
 from conftest import ATLANTA_GEOJSON, ATLANTA_TIF
-from db.ingest import ingest
+from services.ingest import ingest
 from db.queries import (
     footprint_counts,
     footprints_in_bbox,

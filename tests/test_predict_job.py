@@ -71,14 +71,14 @@ def test_add_scenes_queues_one_job_that_predicts_only_new_tiles(data_home, scene
     version_id = _fake_predicted_and_reviewed(predicted=old[0], reviewed=old[1])
     untouched_before = _tile_state(old[:2])
 
-    import db.predictions
+    import services.predict_tiles
 
     def no_prediction_here(*args, **kwargs):
         raise AssertionError("add_scenes must not predict inside the page run")
 
     with monkeypatch.context() as patch:
-        patch.setattr(db.predictions, "predict_tiles", no_prediction_here)
-        patch.setattr(db.predictions, "predict_project", no_prediction_here)
+        patch.setattr(services.predict_tiles, "predict_tiles", no_prediction_here)
+        patch.setattr(services.predict_tiles, "predict_project", no_prediction_here)
         summary = add_scenes("city", [scene_files[1]], None, TILE, predict=True, progress=_no_progress)
     new = _tile_ids(summary["scene_ids"][0])
     with transaction() as session:
@@ -125,14 +125,14 @@ def test_cancel_stops_the_predict_job_between_chunks(data_home, scene_files, mon
         assert (job.progress["batch"], job.progress["n_batches"]) == (1, 4)
         predicted = session.scalars(select(Tile.id).where(Tile.predicted_at.is_not(None))).all()
         assert predicted == _tile_ids(summary["scene_ids"][0])[:1]
-        from worker.status import prediction_backlog
+        from services.status import prediction_backlog
 
         assert prediction_backlog(session, summary["project_id"]) == {"waiting": 3, "job_id": None,
                                                                       "job_status": None}
 
 
 def test_queue_predict_reuses_a_waiting_job_and_skips_when_nothing_waits(data_home, scene_files):
-    from worker.queueing import queue_predict
+    from services.queueing import queue_predict
 
     summary = add_scenes("city", [scene_files[0]], None, TILE, predict=False, progress=_no_progress)
     project_id = summary["project_id"]

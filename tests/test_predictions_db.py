@@ -12,7 +12,7 @@ from db.schema import Footprint, ModelVersion, Tile
 @pytest.fixture()
 def project(data_home, tmp_path):
     """A synthetic 128 px scene with labels ingested as four 64 px tiles."""
-    from db.ingest import ingest
+    from services.ingest import ingest
     from geo.synth import make_scene
 
     tif, labels = make_scene(tmp_path / "scenes", seed=7, index=0, size=128)
@@ -70,7 +70,7 @@ def test_tile_examples_labels_and_reviewed_policies(project):
 
 
 def test_predict_project_writes_heatmaps_and_replaces_only_unreviewed(project, tiny_model):
-    from db.predictions import predict_project
+    from services.predict_tiles import predict_project
     from db.session import transaction
 
     first = predict_project("p", model_path=tiny_model)
@@ -81,7 +81,7 @@ def test_predict_project_writes_heatmaps_and_replaces_only_unreviewed(project, t
         with rasterio.open(tiles[0].heatmap_path) as src:
             assert src.count == 2 and src.crs is not None and src.shape == (64, 64)
             assert src.transform.c == pytest.approx(tiles[0].minx)
-        from db.predictions import heatmap_outputs
+        from services.predict_tiles import heatmap_outputs
 
         maps = heatmap_outputs(tiles[0].heatmap_path)
         assert set(maps) == {"prob", "interior"} and maps["prob"].shape == (64, 64)
@@ -104,7 +104,7 @@ def test_predict_project_writes_heatmaps_and_replaces_only_unreviewed(project, t
 
 def test_predict_project_unknown_project_is_a_user_error(data_home, tiny_model):
     from errors import UserError
-    from db.predictions import predict_project
+    from services.predict_tiles import predict_project
 
     with pytest.raises(UserError, match="no project"):
         predict_project("missing", model_path=tiny_model)

@@ -14,7 +14,7 @@ from db.session import transaction
 from db.settings import models_dir
 from test_worker_support import review_tiles, tiny_base_version, tiny_project, unlabel
 from worker.main import run_worker
-from worker.queueing import promote_version, queue_retrain
+from services.queueing import promote_version, queue_retrain
 
 
 def _reviewed_project(tmp_path: Path) -> tuple[int, list[int], int]:

@@ -45,7 +45,7 @@ def test_started_worker_runs_a_job_queued_later(data_home, tmp_path, monkeypatch
     from db.schema import Tile
     from db.session import transaction
     from test_worker_support import tiny_base_version, tiny_project, unlabel
-    from worker.queueing import queue_repredict
+    from services.queueing import queue_repredict
 
     monkeypatch.delenv("FOOTPRINTS_NO_LOCAL_WORKER", raising=False)
     _, tiles = tiny_project(tmp_path)

@@ -17,7 +17,7 @@ from db.schema import ModelVersion
 from db.session import transaction
 from test_worker_support import review_tiles, tiny_base_version, tiny_project, unlabel, worker_env
 from worker.main import run_worker
-from worker.queueing import queue_retrain
+from services.queueing import queue_retrain
 
 FOOTPRINTS = str(Path(sys.executable).with_name("footprints"))
 pytestmark = pytest.mark.slow

@@ -58,7 +58,7 @@ def tiny_project(tmp_path: Path, name: str = "tiny", size: int = 128, tile_size:
                  seed: int = 0, labels: bool = True) -> tuple[int, list[int]]:
     """A ``size`` px GeoTIFF written here, cut into ``tile_size`` tiles (4 by default), ingested; returns
     (project id, tile ids). With labels, every tile holds three label footprints (status accepted)."""
-    from db.ingest import ingest
+    from services.ingest import ingest
 
     tif, geojson = write_scene(tmp_path / f"scenes-{name}", size, tile_size, seed)
     summary = ingest([tif], [geojson] if labels else None, project=name, tile_size=tile_size)

@@ -6,7 +6,7 @@ from sqlalchemy import update
 from db.schema import Footprint, Tile
 from db.session import transaction
 from test_worker_support import tiny_project, unlabel
-from worker.trainset import reviewed_tile_ids, split_tiles, unreviewed_tile_ids
+from services.training_set import reviewed_tile_ids, split_tiles, unreviewed_tile_ids
 
 
 def test_training_tiles_are_labelled_or_reviewed_ones(data_home, tmp_path):

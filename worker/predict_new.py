@@ -7,7 +7,7 @@ from __future__ import annotations
 from db.queries import unpredicted_tile_ids
 from db.session import transaction
 from worker.context import JobContext
-from worker.queueing import usable_version
+from services.queueing import usable_version
 from worker.tile_chunks import predict_in_chunks
 
 

@@ -5,7 +5,7 @@ from db.schema import ModelVersion
 from db.session import transaction
 from worker.context import JobContext
 from worker.tile_chunks import predict_in_chunks
-from worker.trainset import unreviewed_tile_ids
+from services.training_set import unreviewed_tile_ids
 
 
 def run_repredict(ctx: JobContext) -> None:

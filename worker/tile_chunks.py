@@ -16,7 +16,7 @@ COUNTS = ("predicted", "skipped_reviewed", "skipped_predicted")
 def predict_chunk(tile_ids: Sequence[int], version_id: int, only_unpredicted: bool = False) -> dict[str, int]:
     """Predict one chunk in one transaction. Reviewed tiles are skipped (by predict_tiles); with
     ``only_unpredicted`` so are tiles some other job predicted since this one listed them."""
-    from db.predictions import predict_tiles
+    from services.predict_tiles import predict_tiles
 
     with transaction() as session:
         wanted = list(tile_ids)

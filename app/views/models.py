@@ -11,9 +11,9 @@ from app.local_worker import ensure_local_worker
 from errors import UserError
 from db import jobs
 from db.session import transaction
-from worker.queueing import promote_version, rollback_version
-from worker.status import job_table_row
-from worker.versions import version_rows
+from services.queueing import promote_version, rollback_version
+from services.status import job_table_row
+from services.versions import version_rows
 
 TABLE_COLUMNS = ("name", "active", "preset", "head", "train_tiles", "val_tiles", "pixel_iou",
                  "base_pixel_iou", "f1", "base_f1", "fused_rate", "base_fused_rate", "parent", "created_at")

@@ -13,8 +13,8 @@ from app.state import pick_project
 from errors import UserError
 from db import jobs
 from db.session import transaction
-from worker.queueing import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, queue_retrain
-from worker.status import training_overview
+from services.queueing import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, queue_retrain
+from services.status import training_overview
 
 
 def retrain_form(project_id: int) -> None:

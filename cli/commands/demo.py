@@ -23,7 +23,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from db.demo import build_demo
+    from services.demo import build_demo
 
     if not 0 <= args.scenes <= 50:
         raise UserError(f"--scenes must be between 0 and 50, got {args.scenes}")

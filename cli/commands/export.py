@@ -58,7 +58,7 @@ def output_format(out: Path, fmt: str | None) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from db.queries import get_project
     from db.session import transaction
-    from geo.export import export_geojson, export_gpkg
+    from services.export import export_geojson, export_gpkg
 
     statuses = parse_status(args.status)
     fmt = output_format(args.out, args.format)

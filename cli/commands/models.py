@@ -32,8 +32,8 @@ def version_table(rows: list[dict[str, Any]]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from errors import UserError
     from db.session import transaction
-    from worker.queueing import promote_version, rollback_version
-    from worker.versions import version_rows
+    from services.queueing import promote_version, rollback_version
+    from services.versions import version_rows
 
     with transaction() as session:
         if args.action == "list":

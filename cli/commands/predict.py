@@ -38,7 +38,7 @@ def _fraction_progress(fraction: float, message: str = "") -> None:
 
 
 def _predict_project(args: argparse.Namespace) -> dict[str, Any]:
-    from db.predictions import predict_project
+    from services.predict_tiles import predict_project
 
     if args.scene is not None:
         raise UserError("give either SCENE or --project, not both")
