@@ -71,7 +71,8 @@ def to_patches(examples: Sequence[TrainingExample], head: str, patch: int = DEFA
 
 
 def _augment(image, target, rng_seed=None):
-    """Random flips, 90-degree rotations, brightness/contrast and (sometimes) grayscale, as TF ops."""
+    """Random flips, 90-degree rotations, brightness/contrast, colour cast, gamma, noise and (sometimes) grayscale,
+    as TF ops."""
     import tensorflow as tf
 
     both = tf.concat([image, target], axis=-1)
@@ -80,6 +81,9 @@ def _augment(image, target, rng_seed=None):
     channels = tf.shape(image)[-1]
     image, target = both[..., :channels], both[..., channels:]
     image = (image - 0.5) * tf.random.uniform([], 0.75, 1.25) + 0.5 + tf.random.uniform([], -0.1, 0.1)
+    image = image * tf.random.uniform([1, 1, channels], 0.9, 1.1)  # colour cast
+    image = tf.clip_by_value(image, 0.0, 1.0) ** tf.exp(tf.random.uniform([], -0.3, 0.3))  # gamma
+    image = image + tf.random.normal(tf.shape(image), stddev=tf.random.uniform([], 0.0, 0.03))  # sensor noise
     gray = tf.repeat(tf.reduce_mean(image, axis=-1, keepdims=True), channels, axis=-1)
     image = tf.cond(tf.random.uniform([]) < 0.15, lambda: gray, lambda: image)
     return tf.clip_by_value(image, 0.0, 1.0), target
@@ -142,11 +146,12 @@ def folder_pairs(folder: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def folder_examples(folder: Path, tile_size: int = 512, bands: int = 3, workers: int = 4) -> list[TrainingExample]:
+def folder_examples(folder: Path, tile_size: int = 512, bands: int = 3, workers: int = 4,
+                    gsd_m: float | None = None) -> list[TrainingExample]:
     """Examples from every labelled scene of a folder, scenes read in parallel threads."""
     pairs = folder_pairs(folder)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        chunks = pool.map(lambda pair: scene_examples(pair[0], pair[1], tile_size, bands), pairs)
+        chunks = pool.map(lambda pair: scene_examples(pair[0], pair[1], tile_size, bands, gsd_m), pairs)
         return [ex for chunk in chunks for ex in chunk]
 
 

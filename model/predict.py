@@ -71,6 +71,8 @@ class Predictor:
     def __init__(self, model: Any, head: str, bands: int, path: str | None = None, card: dict | None = None):
         self.model, self.head, self.bands, self.path, self.card = model, head, bands, path, card or {}
         self.tta = check_views(int(self.card.get("tta", 1)))  # views averaged per window (model/tta.py)
+        gsd = self.card.get("gsd_m")
+        self.gsd_m = float(gsd) if gsd else None  # the ground sample distance the model works at (None: native)
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:

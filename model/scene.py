@@ -81,27 +81,32 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
     window (default: the model card's)."""
     import time
 
-    from geo.raster import inspect_scene, read_window, window_transform
+    from geo.raster import inspect_scene, model_grid, read_window, resampled_transform, window_transform
 
     started = time.monotonic()
     info = inspect_scene(scene_path)
     extra = EXTRA_BAND.get(predictor.head)
     heat = _heatmap_writer(Path(heatmap_path), info, 2 if extra else 1) if heatmap_path else None
+    gsd = predictor.gsd_m
     meta = {"scene": info.path, "crs": info.crs, "pixel_size_m": info.pixel_size_m, "model": predictor.path,
-            "head": predictor.head, "threshold": threshold, "tta": predictor.tta if tta is None else tta}
+            "head": predictor.head, "threshold": threshold, "tta": predictor.tta if tta is None else tta,
+            "model_gsd_m": gsd}
     stream = GeoJSONStream(Path(out_geojson), meta)
     chunks = list(_chunks(info.width, info.height, chunk, margin))
     fused_total = 0
     try:
         for i, (core, ext) in enumerate(chunks, start=1):
-            image, valid = read_window(info.path, *ext, info.band_stats, info.nodata)
+            grid = model_grid(ext[2], ext[3], info.pixel_size_m, gsd)  # the window at the model's GSD
+            image, valid = read_window(info.path, *ext, info.band_stats, info.nodata, out_shape=grid)
             outputs = predictor.predict_image(image, valid, tta=tta)
-            transform = window_transform(info.transform, ext[0], ext[1])
+            native = window_transform(info.transform, ext[0], ext[1])
+            transform = resampled_transform(native, ext[2], ext[3], grid)
+            pixel_size = info.pixel_size_m * ext[2] / grid[1]
             if heat is not None:
-                _write_core(heat, outputs, extra, core, ext)
-            dets = _keep_in_core(vectorize(outputs, transform, threshold, tolerance_m, min_area_m2,
-                                           info.pixel_size_m), core, ext, transform)
-            fused_total += _write_detections(stream, dets, outputs, transform, info)
+                _write_core(heat, at_shape(outputs, (ext[3], ext[2])), extra, core, ext)
+            dets = _keep_in_core(vectorize(outputs, transform, threshold, tolerance_m, min_area_m2, pixel_size),
+                                 core, ext, native)
+            fused_total += _write_detections(stream, dets, outputs, transform, info, pixel_size)
             if progress:
                 progress(i, len(chunks))
     finally:
@@ -113,12 +118,21 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
             "out": str(out_geojson), "heatmap": str(heatmap_path) if heatmap_path else None}
 
 
+def at_shape(outputs: dict[str, np.ndarray], shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Output maps resampled (bilinear) to ``shape`` (rows, cols); unchanged when they already have it."""
+    from skimage.transform import resize
+
+    return {k: v if v.shape == shape else resize(v, shape, order=1, preserve_range=True,
+                                                  anti_aliasing=False).astype(np.float32)
+            for k, v in outputs.items()}
+
+
 def _write_detections(stream: GeoJSONStream, dets: list[Detection], outputs: dict[str, np.ndarray], transform,
-                      info) -> int:
+                      info, pixel_size: float) -> int:
     """Stream one chunk's polygons (lon/lat, RFC 7946) with score and fused flag; returns how many are flagged."""
     from geo.vector import geometry_to_json, rfc7946, to_lonlat
 
-    flags = fused_flags([d.polygon for d in dets], outputs, transform, info.pixel_size_m)
+    flags = fused_flags([d.polygon for d in dets], outputs, transform, pixel_size)
     for det, flag in zip(dets, flags):
         stream.write(geometry_to_json(rfc7946(to_lonlat(det.polygon, info.crs))),
                      {"score": round(det.score, 4), "fused": flag})

@@ -66,8 +66,10 @@ def _compile(model, head: str, learning_rate: float, total_steps: int) -> None:
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSSES[head])
 
 
-def _initial_model(state, ckpt: Path, base_model_path, bands: int, preset: str, head: str, width, depth):
-    """The checkpoint when resuming, else the base model (fine-tuning), else a fresh SegNet."""
+def _initial_model(state, ckpt: Path, base_model_path, bands: int, preset: str, head: str, width, depth,
+                   init: str | None = None, calibration: np.ndarray | None = None):
+    """The checkpoint when resuming, else the base model (fine-tuning), else a fresh SegNet (its encoder from
+    pretrained filters with ``init``)."""
     import keras
 
     from model.losses import LOSSES  # noqa: F401  (registers the custom losses a compiled checkpoint refers to)
@@ -82,7 +84,24 @@ def _initial_model(state, ckpt: Path, base_model_path, bands: int, preset: str, 
         fresh = build_segnet(bands, preset, head, width=width, depth=depth)
         transfer_weights(model, fresh)  # another head: keep the trained encoder and decoder
         return fresh, False
-    return build_segnet(bands, preset, head, width=width, depth=depth), False
+    model = build_segnet(bands, preset, head, width=width, depth=depth)
+    if init:
+        from model.pretrained import load_into_segnet
+
+        load_into_segnet(model, init_filters(init), calibration)
+    return model, False
+
+
+def init_filters(init: str) -> dict[str, np.ndarray]:
+    """Pretrained encoder filters named by ``--init``: ``vgg16:FILE.npz`` or ``keras-imagenet``."""
+    from errors import UserError
+    from model.pretrained import keras_imagenet_filters, load_npz
+
+    if init == "keras-imagenet":
+        return keras_imagenet_filters()
+    if init.startswith("vgg16:"):
+        return load_npz(init.split(":", 1)[1])
+    raise UserError(f"--init '{init}' is not known; give vgg16:FILE.npz or keras-imagenet")
 
 
 def transfer_weights(source, target) -> int:
@@ -206,7 +225,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         on_epoch: Callable[[int, dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
         patience: int = DEFAULT_PATIENCE, patch: int = DEFAULT_PATCH, width: int | None = None,
         depth: int | None = None, data_info: dict[str, Any] | None = None, verbose: int = 0,
-        seed: int = 0, base_card: dict[str, Any] | None = None) -> dict[str, Any]:
+        seed: int = 0, base_card: dict[str, Any] | None = None, init: str | None = None,
+        gsd_m: float | None = None) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file."""
@@ -226,7 +246,9 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     train_x, train_y = to_patches(examples_train, head, patch, weights)
     run.val_x, run.val_y = to_patches(examples_val or examples_train[:1], head, patch, weights)
     run.steps = int(np.ceil(len(train_x) / batch_size))
-    model, resumed = _initial_model(state, run.ckpt, base_model_path, bands, preset, head, width, depth)
+    calibration = train_x[np.random.default_rng(seed).permutation(len(train_x))[:16]] if init else None
+    model, resumed = _initial_model(state, run.ckpt, base_model_path, bands, preset, head, width, depth, init,
+                                    calibration)
     if not resumed:
         _compile(model, head, learning_rate, epochs * run.steps)
     run.on_batch, run.on_epoch, run.should_stop = on_batch, on_epoch, should_stop
@@ -242,12 +264,13 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                    batch_size=batch_size, learning_rate=learning_rate, patch=patch, width=width, depth=depth,
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
-                   data=data_info or {}, **inherited_settings(base_model_path, base_card)),
+                   data=data_info or {}, init=init,
+                   **{**inherited_settings(base_model_path, base_card), **({"gsd_m": gsd_m} if gsd_m else {})}),
                    time.monotonic() - started)
     return card
 
 
-INHERITED_KEYS = ("threshold", "tta")
+INHERITED_KEYS = ("threshold", "tta", "gsd_m")
 
 
 def inherited_settings(base_model_path: str | Path | None, base_card: dict[str, Any] | None) -> dict[str, Any]:

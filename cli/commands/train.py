@@ -1,4 +1,5 @@
-"""``footprints train``: train a SegNet on a project's labelled tiles or on a folder of scene + label pairs."""
+"""``footprints train``: train a SegNet on a project's labelled tiles, a folder of scene + label pairs, or the
+places of a manifest (geo/sources.py), at the model's ground sample distance."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +20,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     source.add_argument("--project", help="project name (its label footprints are the targets)")
     source.add_argument("--data", type=Path, action="append",
                         help="folder of scene_*.tif + scene_*.geojson pairs (repeat for several folders)")
+    source.add_argument("--places", type=Path,
+                        help="a places manifest (e.g. model/weights/places.json) of labelled real imagery")
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"),
+                        help="folder the manifest's paths start from (default ../shared/data)")
+    parser.add_argument("--exclude", action="append", default=[], help="leave this place of --places out (repeat)")
+    parser.add_argument("--gsd", type=float, default=None,
+                        help="ground sample distance in metres the model works at (windows are resampled to it)")
+    parser.add_argument("--init", default=None,
+                        help="pretrained encoder: vgg16:FILE.npz (`footprints weights import-vgg16`) or keras-imagenet")
     parser.add_argument("--preset", default="light", help="network preset: light (CPU default), segnet, tiny")
     parser.add_argument("--head", default="border", choices=HEADS, help="output head (default border)")
     parser.add_argument("--epochs", type=int, default=20, help="number of epochs (default 20)")
@@ -47,6 +57,10 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--patch must be a positive multiple of 32, got {args.patch}")
     if not 0.0 < args.val_fraction < 1.0:
         raise UserError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+    if args.gsd is not None and not 0.01 <= args.gsd <= 10:
+        raise UserError(f"--gsd must be a ground sample distance in metres (0.01-10), got {args.gsd}")
+    if args.init and args.base_model:
+        raise UserError("--init and --base-model exclude each other: --init starts a new model's encoder")
     if args.base_model is not None and not args.base_model.is_file():
         raise UserError(f"--base-model '{args.base_model}' does not exist; give a .keras file")
     state = args.out / "checkpoint" / "state.json"
@@ -57,8 +71,10 @@ def _check(args: argparse.Namespace) -> None:
 def _examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
     from model.data import folder_examples
 
+    if args.places:
+        return _place_examples(args)
     if args.data:
-        examples = [ex for folder in args.data for ex in folder_examples(folder)]
+        examples = [ex for folder in args.data for ex in folder_examples(folder, gsd_m=args.gsd)]
         return examples, {"folders": [str(f) for f in args.data], "tiles": len(examples)}
     from db.queries import project_tiles
     from db.session import transaction
@@ -72,6 +88,19 @@ def _examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
     return examples, {"project": args.project, "tiles": len(examples)}
 
 
+def _place_examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
+    from geo.sources import load_places
+    from model.data import place_examples
+
+    places = load_places(args.places, args.data_root, args.out / "mosaics")
+    unknown = set(args.exclude) - {p.name for p in places}
+    if unknown:
+        raise UserError(f"--exclude names no place of the manifest: {', '.join(sorted(unknown))}")
+    kept = [p for p in places if p.name not in args.exclude]
+    examples = [ex for place in kept for ex in place_examples(place, gsd_m=args.gsd)]
+    return examples, {"manifest": str(args.places), "places": [p.name for p in kept], "tiles": len(examples)}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     _check(args)
     from model.data import split_by_tile
@@ -82,6 +111,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     card = fit(train, val, out_dir=args.out, base_model_path=args.base_model, preset=args.preset, head=args.head,
                epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
-               verbose=0 if args.json else 1, seed=args.seed)
+               verbose=0 if args.json else 1, seed=args.seed, init=args.init, gsd_m=args.gsd)
     return {"model": card["model_path"], "card": str(args.out / "model.card.json"), "epochs_done": card["epochs_done"],
             "best_epoch": card["best_epoch"], "metrics": card["metrics"], "seconds": card["timings"]["run_seconds"]}

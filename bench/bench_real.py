@@ -1,0 +1,214 @@
+"""Real imagery, leave places out: train candidate models without a group of places, score those places.
+
+Phase ``train`` fits each trained candidate once per fold (every place is held out by exactly one fold; a fold's
+model never sees its places, nor tunes anything on them: early stopping uses a 10% split of the training tiles).
+Phase ``score`` predicts every held-out scene whole with the fold's model (and the shipped model on all places)
+and prints one row per candidate, columns per place, with the SpaceNet F1 (IoU >= 0.5, counts summed over a
+place's scenes), precision, recall, fused rate, pixel IoU and end-to-end MP/s on this machine.
+
+    .venv/bin/python bench/bench_real.py train --root ../shared/data --out bench/out/real
+    .venv/bin/python bench/bench_real.py score --root ../shared/data --out bench/out/real
+
+Needs ../shared/data (see model/weights/places.json); the VGG16 filters for the ``vgg`` candidate come from
+`footprints weights import-vgg16` (model/weights/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MANIFEST = ROOT / "model" / "weights" / "places.json"
+GSD_M = 0.5
+# every place in exactly one fold; the two large sets (massachusetts, joplin) in different folds
+FOLDS = [["massachusetts", "quebec", "philippines"], ["joplin", "kampala", "tanzania"],
+         ["atlanta", "nairobi", "new-brunswick"], ["zanzibar", "kathmandu"]]
+CANDIDATES = {
+    "scratch": {"init": None, "base": None, "lr": 1e-3},
+    "vgg": {"init": "vgg16:{vgg}", "base": None, "lr": 1e-3},
+    "shipped-ft": {"init": None, "base": "shipped", "lr": 5e-4},
+}
+
+
+def load_examples(root: Path, cache: Path, gsd: float) -> dict[str, list]:
+    from geo.sources import load_places
+    from model.data import place_examples
+
+    return {p.name: place_examples(p, 512, 3, gsd) for p in load_places(MANIFEST, root, cache / "mosaics")}
+
+
+def synthetic_examples(cache: Path, scenes: int, seed: int, gsd: float) -> list:
+    from geo.synth import synth
+    from model.data import scene_examples
+
+    folder = cache / f"synth-{seed}-{scenes}"
+    if not folder.exists():
+        synth(folder, scenes, seed=seed)
+    return [ex for tif in sorted(folder.glob("*.tif"))
+            for ex in scene_examples(tif, tif.with_suffix(".geojson"), 512, 3, gsd)]
+
+
+def train(args) -> None:
+    from model.data import split_by_tile
+    from model.predict import default_model_path
+    from model.train import fit
+
+    out, cache = Path(args.out), Path(args.out) / "cache"
+    examples = load_examples(Path(args.root), cache, args.gsd)
+    synthetic = synthetic_examples(cache, args.synthetic, 7, args.gsd) if args.synthetic else []
+    folds = FOLDS if args.fold is None else [FOLDS[args.fold]]
+    if args.all:
+        folds = [[]]
+    for name in args.candidates:
+        spec = CANDIDATES[name]
+        for held in folds:
+            tag = "all" if not held else "fold-" + "+".join(held)
+            pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
+            train_ex, val_ex = split_by_tile(pool, 0.1, seed=0)
+            started = time.monotonic()
+            card = fit(train_ex, val_ex, out_dir=out / name / tag, preset="light", head="border",
+                       epochs=args.epochs, batch_size=8, learning_rate=spec["lr"], patience=args.epochs,
+                       init=spec["init"].format(vgg=args.vgg) if spec["init"] else None,
+                       base_model_path=default_model_path() if spec["base"] else None, gsd_m=args.gsd,
+                       data_info={"places": sorted(set(examples) - set(held)), "held_out": held,
+                                  "synthetic_scenes": args.synthetic, "manifest": str(MANIFEST.relative_to(ROOT))},
+                       seed=0)
+            print(json.dumps({"candidate": name, "fold": tag, "val_iou": card["metrics"].get("val_iou"),
+                              "epochs": card["epochs_done"], "minutes": round((time.monotonic() - started) / 60, 1)}),
+                  flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("phase", choices=["train", "score"])
+    parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "real"))
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+    parser.add_argument("--fold", type=int, default=None)
+    parser.add_argument("--all", action="store_true", help="train on every place (the model to ship)")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--gsd", type=float, default=GSD_M)
+    parser.add_argument("--synthetic", type=int, default=16, help="synthetic scenes mixed into training")
+    parser.add_argument("--vgg", default="/tmp/vgg/vgg16.npz")
+    parser.add_argument("--tta", type=int, default=1)
+    args = parser.parse_args()
+    if not Path(args.root).is_dir():
+        sys.exit(f"{args.root} is missing: this benchmark needs the real data of ../shared/data")
+    train(args) if args.phase == "train" else score(args)
+
+
+MIN_AREA_M2 = 5.0  # SpaceNet's 20 px at the model's 0.5 m; the same for every candidate
+
+
+def score_scene(model_path: Path, scene, out: Path, tta: int) -> dict:
+    """SpaceNet counts, fused-rate terms, pixel counts and seconds for one whole labelled scene."""
+    import numpy as np
+    import rasterio
+
+    from geo.raster import inspect_scene, read_window
+    from geo.rasterize import rasterize_instances
+    from model.evaluate import read_scored
+    from model.metrics import drop_small, fused_rate, spacenet_counts
+    from model.predict import Predictor
+    from model.scene import predict_scene
+
+    predictor = Predictor.load(model_path)
+    info = inspect_scene(scene.scene)
+    pred, heat = out / (Path(scene.scene).stem + ".pred.geojson"), out / (Path(scene.scene).stem + ".heat.tif")
+    threshold = float(predictor.card.get("threshold", 0.5))
+    started = time.monotonic()
+    predict_scene(scene.scene, predictor, pred, heat, threshold=threshold, tta=tta)
+    seconds = time.monotonic() - started
+    _, valid = read_window(info.path, 0, 0, info.width, info.height, info.band_stats, info.nodata)
+    truths = [p.geometry for p in scene.labels.read(info.crs).polygons]
+    instances = rasterize_instances(truths, info.transform, (info.height, info.width))
+    seen = set(np.unique(instances[valid])) - {0}
+    truths = [t for i, t in enumerate(truths, start=1) if i in seen]  # buildings on the scene's imagery
+    metres_per_unit = info.pixel_size_m / abs(info.transform[0])
+    min_area = MIN_AREA_M2 / metres_per_unit ** 2
+    proposals = drop_small(read_scored(pred, info.crs)[0], min_area, key=lambda ps: ps[0])
+    truths = drop_small(truths, min_area)
+    counts = spacenet_counts(proposals, truths)
+    with rasterio.open(heat) as src:
+        predicted = src.read(1) >= threshold
+    truth_mask = instances > 0
+    return {"tp": counts.tp, "fp": counts.fp, "fn": counts.fn, "predictions": len(proposals),
+            "fused_n": fused_rate([g for g, _ in proposals], truths) * len(proposals),
+            "inter": int(np.sum(predicted & truth_mask & valid)), "union": int(np.sum((predicted | truth_mask) & valid)),
+            "mpix": info.width * info.height / 1e6, "seconds": seconds, "truths": len(truths)}
+
+
+def place_scores(rows: list[dict]) -> dict:
+    """Scores of a place from its scenes' rows (counts summed first)."""
+    from model.metrics import Counts
+
+    total = {k: sum(r[k] for r in rows) for k in rows[0]}
+    result = Counts(total["tp"], total["fp"], total["fn"]).scores()
+    result.update(fused_rate=total["fused_n"] / total["predictions"] if total["predictions"] else 0.0,
+                  pixel_iou=total["inter"] / total["union"] if total["union"] else 0.0,
+                  mp_per_s=total["mpix"] / total["seconds"], buildings=total["truths"])
+    return result
+
+
+def fold_model(out: Path, name: str, place: str) -> Path:
+    """The model that scores ``place`` for a candidate: the shipped model, or the fold holding the place out."""
+    from model.predict import default_model_path
+
+    if name == "shipped":
+        return default_model_path()
+    held = next(f for f in FOLDS if place in f)
+    return out / name / ("fold-" + "+".join(held)) / "model.keras"
+
+
+def score(args) -> None:
+    from geo.sources import load_places
+
+    out = Path(args.out)
+    places = load_places(MANIFEST, Path(args.root), out / "cache" / "mosaics")
+    table = {}
+    for name in ["shipped", *args.candidates]:
+        table[name] = {}
+        for place in places:
+            model_path = fold_model(out, name, place.name)
+            if not model_path.exists():
+                continue
+            work = out / "score" / name / place.name
+            work.mkdir(parents=True, exist_ok=True)
+            rows = [score_scene(model_path, scene, work, args.tta) for scene in place.scenes]
+            table[name][place.name] = place_scores(rows)
+            if place.name == "atlanta":  # the SpaceNet pan sample on its own as well
+                table[name]["atlanta-pan-sample"] = place_scores(rows[-1:])
+            print(json.dumps({"candidate": name, "place": place.name, **{k: round(v, 3) for k, v in
+                                                                         table[name][place.name].items()}}), flush=True)
+    (out / "table.json").write_text(json.dumps(table, indent=1))
+    print_table(table)
+
+
+def print_table(table: dict) -> None:
+    """Markdown: one row per candidate, F1 per place and the mean over places; then P / R / fused / IoU / speed."""
+    import numpy as np
+
+    places = sorted({p for rows in table.values() for p in rows if p != "atlanta-pan-sample"})
+    print("| candidate | " + " | ".join(places) + " | mean F1 | Atlanta pan | P | R | fused | px IoU | MP/s |")
+    print("|---" * (len(places) + 8) + "|")
+    for name, rows in table.items():
+        if not rows:
+            continue
+        f1 = [rows[p]["f1"] if p in rows else float("nan") for p in places]
+        mean = lambda k: np.nanmean([rows[p][k] for p in places if p in rows])  # noqa: E731
+        pan = rows.get("atlanta-pan-sample", {}).get("f1", float("nan"))
+        speed = np.median([rows[p]["mp_per_s"] for p in places if p in rows])
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in f1) + f" | **{np.nanmean(f1):.3f}** | {pan:.2f} | "
+              f"{mean('precision'):.2f} | {mean('recall'):.2f} | {mean('fused_rate'):.2f} | {mean('pixel_iou'):.2f} | "
+              f"{speed:.2f} |")
+    counts = {p: next(rows[p]["buildings"] for rows in table.values() if p in rows) for p in places}
+    print("buildings scored per place: " + ", ".join(f"{p} {n}" for p, n in counts.items()))
+
+
+if __name__ == "__main__":
+    main()
