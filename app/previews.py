@@ -7,15 +7,18 @@ from typing import Any
 import numpy as np
 from shapely.geometry import Polygon
 
-from services.predict_tiles import heatmap_outputs
 from app.tile_view import TileView
 from errors import UserError
-from geo.edit import pixel_to_lonlat, rings_to_pixels, suggest_split
+from geo.edit import pixel_to_lonlat, rings_to_pixels
+from geo.raster import as_affine
 from geo.vector import polygon_parts, to_lonlat
+from services.predict_tiles import heatmap_outputs
 
 
 def split_preview(view: TileView, selected: dict[int, int], k: int) -> dict[str, Any]:
     """Suggested parts of the one selected footprint: pixel rings (to apply) and lon/lat rings (to draw)."""
+    from model.split import suggest_split  # loads scikit-image: only when a split is asked for
+
     if len(selected) != 1:
         raise UserError(f"select exactly one building to split (selected: {len(selected)})")
     fp_id, version = next(iter(selected.items()))
@@ -33,33 +36,27 @@ def split_preview(view: TileView, selected: dict[int, int], k: int) -> dict[str,
 
 
 def threshold_preview(view: TileView, threshold: float) -> list[list[list[float]]]:
-    """The tile's heatmap vectorized at ``threshold`` (lon/lat rings); needs model.vectorize and a heatmap."""
-    try:
-        from model.vectorize import vectorize
-    except ImportError as exc:
-        raise UserError("re-vectorizing needs model/vectorize.py, which is not installed yet") from exc
+    """The tile's heatmap vectorized at ``threshold`` (lon/lat rings), with the tolerance and minimum area that
+    predicting stores footprints with (``model.vectorize`` defaults), so the preview matches what it stores."""
+    from model.vectorize import DEFAULT_MIN_AREA_M2, DEFAULT_TOLERANCE_M, vectorize
+
     if not view.heatmap_path:
         raise UserError("this tile has no heatmap yet; predict the project first")
-    from rasterio.transform import Affine
-
     outputs = heatmap_outputs(view.heatmap_path)  # every band: the border head's interior seeds the separation
-    found = vectorize(outputs, Affine(*view.transform), threshold, tolerance_m=0.5, min_area_m2=4.0)
+    found = vectorize(outputs, as_affine(view.transform), threshold, tolerance_m=DEFAULT_TOLERANCE_M,
+                      min_area_m2=DEFAULT_MIN_AREA_M2)
     rings = []
-    for item in found:
-        geom = item if hasattr(item, "geom_type") else getattr(item, "polygon", None)
-        if geom is None:
-            continue
-        for part in polygon_parts(geom):
+    for detection in found:
+        for part in polygon_parts(detection.polygon):
             rings.append([list(c) for c in to_lonlat(part, view.crs).exterior.coords])
     return rings
 
 
 def model_threshold(view: TileView) -> float:
     """The threshold the tile's model predicts with (its model card's), 0.5 when the tile has no model yet."""
-    from db.schema import ModelVersion, Tile
+    from db.queries import tile_model_version
     from db.session import transaction
 
     with transaction() as session:
-        tile = session.get(Tile, view.tile_id)
-        version = session.get(ModelVersion, tile.model_version_id) if tile and tile.model_version_id else None
+        version = tile_model_version(session, view.tile_id)
         return float((version.card or {}).get("threshold", 0.5)) if version else 0.5

@@ -10,6 +10,7 @@ from shapely.geometry import Polygon
 
 from errors import UserError
 from db import review
+from db.enums import FootprintStatus
 from db.session import transaction
 from geo.edit import InvalidGeometry, pixel_to_lonlat, polygon_from_coords, rings_to_pixels, split_along_line
 from app.tile_view import TileView
@@ -64,7 +65,7 @@ def _apply_split(s, reviewer: str, view: TileView, preview: dict | None):
 
 
 def _pending(view: TileView) -> dict[int, int]:
-    return {fp["id"]: fp["version"] for fp in view.footprints if fp["status"] == "pending"}
+    return {fp["id"]: fp["version"] for fp in view.footprints if fp["status"] == FootprintStatus.PENDING}
 
 
 ACTIONS: dict[str, Callable[..., Any]] = {

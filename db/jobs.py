@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from db.enums import JobKind, JobStatus
 from db.schema import Job
 
-JOB_KINDS = ("retrain", "repredict", "predict")  # predict: never-predicted tiles of new scenes
-ACTIVE_STATUSES = ("queued", "running")
-FINAL_STATUSES = ("done", "failed", "cancelled")
+JOB_KINDS = tuple(k.value for k in JobKind)  # what each kind does and who runs it: services/job_kinds.py
+ACTIVE_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+FINAL_STATUSES = (JobStatus.DONE.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 LOG_TAIL_CHARS = 20_000
 DEFAULT_STALE_SECONDS = 60.0
 MAX_ATTEMPTS = 3  # a job whose worker died this often (killed for memory?) is failed, not retried forever
@@ -45,7 +46,8 @@ def enqueue(session: Session, kind: str, params: dict[str, Any], project_id: int
     """Add a queued job of ``kind`` with its parameters."""
     if kind not in JOB_KINDS:
         raise ValueError(f"unknown job kind {kind!r}; expected one of {JOB_KINDS}")
-    job = Job(kind=kind, project_id=project_id, status="queued", params=dict(params), progress={}, history=[],
+    job = Job(kind=str(kind), project_id=project_id, status=JobStatus.QUEUED.value, params=dict(params),
+              progress={}, history=[],
               log="", cancel_requested=False, attempts=0)
     session.add(job)
     session.flush()
@@ -68,7 +70,7 @@ def list_jobs(session: Session, project_id: int | None = None, kind: str | None 
     return list(session.scalars(query))
 
 
-def active_job(session: Session, project_id: int, kind: str = "retrain") -> Job | None:
+def active_job(session: Session, project_id: int, kind: str = JobKind.RETRAIN) -> Job | None:
     """The oldest queued or running job of ``kind`` for the project, if any."""
     query = (select(Job)
              .where(Job.project_id == project_id, Job.kind == kind, Job.status.in_(ACTIVE_STATUSES))
@@ -78,7 +80,7 @@ def active_job(session: Session, project_id: int, kind: str = "retrain") -> Job 
 
 def queued_job(session: Session, project_id: int, kind: str) -> Job | None:
     """The oldest job of ``kind`` for the project still waiting in the queue (not yet claimed), if any."""
-    query = (select(Job).where(Job.project_id == project_id, Job.kind == kind, Job.status == "queued")
+    query = (select(Job).where(Job.project_id == project_id, Job.kind == kind, Job.status == JobStatus.QUEUED)
              .order_by(Job.id).limit(1).execution_options(populate_existing=True))
     return session.scalars(query).first()
 
@@ -87,18 +89,18 @@ def reclaim_stale(session: Session, stale_seconds: float = DEFAULT_STALE_SECONDS
     """Running jobs whose heartbeat is older than ``stale_seconds`` go back to the queue (cancelled when a
     cancel was asked for, failed after MAX_ATTEMPTS dead workers). Returns the ids put back in the queue."""
     cutoff = now_utc() - timedelta(seconds=stale_seconds)
-    stale = (Job.status == "running", (Job.heartbeat_at.is_(None)) | (Job.heartbeat_at < cutoff))
+    stale = (Job.status == JobStatus.RUNNING, (Job.heartbeat_at.is_(None)) | (Job.heartbeat_at < cutoff))
     ids = list(session.scalars(select(Job.id).where(*stale)))
     requeued = []
     for job_id in ids:
         job = get_job(session, job_id)
         if job.cancel_requested:
-            _guarded_update(session, job_id, stale, status="cancelled", finished_at=now_utc(), worker_id=None)
+            _guarded_update(session, job_id, stale, status=JobStatus.CANCELLED, finished_at=now_utc(), worker_id=None)
         elif job.attempts >= MAX_ATTEMPTS:
-            _guarded_update(session, job_id, stale, status="failed", finished_at=now_utc(), worker_id=None,
+            _guarded_update(session, job_id, stale, status=JobStatus.FAILED, finished_at=now_utc(), worker_id=None,
                             error=f"its worker died {job.attempts} times (killed, out of memory?); "
                                   "queue it again")
-        elif _guarded_update(session, job_id, stale, status="queued", worker_id=None):
+        elif _guarded_update(session, job_id, stale, status=JobStatus.QUEUED, worker_id=None):
             append_log(session, job_id,
                        f"worker {job.worker_id} stopped heartbeating; job put back in the queue")
             requeued.append(job_id)
@@ -111,12 +113,12 @@ def claim_next(session: Session, worker_id: str, kinds: tuple[str, ...] = JOB_KI
     The UPDATE is guarded by ``status = 'queued'``: when two workers race for one row only one UPDATE changes
     it, the other sees row count 0 and tries the next candidate. The caller commits (``transaction()``)."""
     while True:
-        candidate = session.scalars(select(Job.id).where(Job.status == "queued", Job.kind.in_(kinds))
+        candidate = session.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED, Job.kind.in_(kinds))
                                     .order_by(Job.id).limit(1)).first()
         if candidate is None:
             return None
         moment = now_utc()
-        won = _guarded_update(session, candidate, (Job.status == "queued",), status="running",
+        won = _guarded_update(session, candidate, (Job.status == JobStatus.QUEUED,), status=JobStatus.RUNNING,
                               worker_id=worker_id, heartbeat_at=moment, started_at=moment,
                               attempts=Job.attempts + 1)
         if won:
@@ -125,7 +127,7 @@ def claim_next(session: Session, worker_id: str, kinds: tuple[str, ...] = JOB_KI
 
 def heartbeat(session: Session, job_id: int, worker_id: str) -> bool:
     """Refresh the heartbeat; False when the job is no longer this worker's (reclaimed, finished)."""
-    return _guarded_update(session, job_id, (Job.status == "running", Job.worker_id == worker_id),
+    return _guarded_update(session, job_id, (Job.status == JobStatus.RUNNING, Job.worker_id == worker_id),
                            heartbeat_at=now_utc())
 
 
@@ -135,10 +137,10 @@ def request_cancel(session: Session, job_id: int) -> str:
     job = get_job(session, job_id)
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
-    if _guarded_update(session, job_id, (Job.status == "queued",), status="cancelled", cancel_requested=True,
-                       finished_at=now_utc()):
-        return "cancelled"
-    _guarded_update(session, job_id, (Job.status == "running",), cancel_requested=True)
+    if _guarded_update(session, job_id, (Job.status == JobStatus.QUEUED,), status=JobStatus.CANCELLED,
+                       cancel_requested=True, finished_at=now_utc()):
+        return JobStatus.CANCELLED.value
+    _guarded_update(session, job_id, (Job.status == JobStatus.RUNNING,), cancel_requested=True)
     return get_job(session, job_id).status
 
 
@@ -173,7 +175,7 @@ def finish(session: Session, job_id: int, worker_id: str, status: str, error: st
     """Mark the job done, failed or cancelled; False when this worker no longer owns it."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"final status must be one of {FINAL_STATUSES}, got {status!r}")
-    return _guarded_update(session, job_id, (Job.status == "running", Job.worker_id == worker_id),
+    return _guarded_update(session, job_id, (Job.status == JobStatus.RUNNING, Job.worker_id == worker_id),
                            status=status, error=error, result_model_version_id=result_model_version_id,
                            finished_at=now_utc())
 

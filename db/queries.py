@@ -8,7 +8,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from errors import UserError
-from db.schema import Footprint, Project, Scene, Tile
+from db.rules import is_unreviewed_state
+from db.schema import Footprint, ModelVersion, Project, Scene, Tile
 
 MAX_FOOTPRINT_DEG = (
     0.02  # no building is wider than about 2 km: bounds min_lon from below so the bbox index is used
@@ -65,7 +66,7 @@ def project_tiles(
 def awaiting_prediction(project_id: int) -> ColumnElement[bool]:
     """WHERE clause (Tile joined to Scene): the project's unreviewed tiles no model has predicted yet."""
     never = or_(Tile.predicted_at.is_(None), Tile.model_version_id.is_(None))
-    return and_(Scene.project_id == project_id, Tile.review_state == "unreviewed", never)
+    return and_(Scene.project_id == project_id, is_unreviewed_state(), never)
 
 
 def unpredicted_tile_ids(session: Session, project_id: int) -> list[int]:
@@ -79,6 +80,17 @@ def count_unpredicted_tiles(session: Session, project_id: int) -> int:
     query = (select(func.count()).select_from(Tile).join(Scene, Scene.id == Tile.scene_id)
              .where(awaiting_prediction(project_id)))
     return int(session.scalar(query) or 0)
+
+
+def get_tile(session: Session, tile_id: int) -> Tile | None:
+    """The tile (its scene is ``tile.scene``), or None when there is no such tile."""
+    return session.get(Tile, int(tile_id))
+
+
+def tile_model_version(session: Session, tile_id: int) -> ModelVersion | None:
+    """The model version that predicted the tile, or None (no such tile, or not predicted yet)."""
+    tile = session.get(Tile, int(tile_id))
+    return session.get(ModelVersion, tile.model_version_id) if tile and tile.model_version_id else None
 
 
 def tile_footprints(

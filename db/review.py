@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from errors import UserError
+from db.enums import FootprintSource, FootprintStatus, TileState
+from db.rules import tile_state
 from db.schema import Footprint, ReviewEvent, Reviewer, Tile, utcnow
 from geo.edit import InvalidGeometry, merge_polygons, validate_polygon
 from geo.vector import geometry_from_json, lonlat_record
@@ -43,7 +45,7 @@ class ActionResult:
     group_id: str
     tile_id: int
     footprint_ids: list[int] = field(default_factory=list)
-    review_state: str = "in_progress"
+    review_state: str = TileState.IN_PROGRESS.value
     message: str = ""
 
 
@@ -71,7 +73,7 @@ def _load(session: Session, expected: Mapping[int, int]) -> list[Footprint]:
                                                 .execution_options(populate_existing=True))}
     for fp_id in ids:
         fp = rows.get(fp_id)
-        if fp is None or fp.status == "deleted":
+        if fp is None or fp.status == FootprintStatus.DELETED:
             raise ReviewConflict(f"building {fp_id} no longer exists (deleted or replaced); reload the tile")
         if fp.version != int(expected[fp_id]):
             who = fp.reviewer or "another reviewer"
@@ -122,8 +124,8 @@ def _restore_geometry(fp: Footprint, text: str) -> None:
 
 def _new_footprint(session: Session, tile: Tile, geom: BaseGeometry, reviewer: str) -> Footprint:
     """A human footprint, accepted, flushed so it has an id."""
-    fp = Footprint(tile_id=tile.id, source="human", status="accepted", reviewer=reviewer, reviewed_at=utcnow(),
-                   **lonlat_record(geom, LONLAT))
+    fp = Footprint(tile_id=tile.id, source=FootprintSource.HUMAN.value, status=FootprintStatus.ACCEPTED.value,
+                   reviewer=reviewer, reviewed_at=utcnow(), **lonlat_record(geom, LONLAT))
     session.add(fp)
     session.flush()
     return fp
@@ -142,13 +144,13 @@ def _finish(session: Session, action: str, group: str, tile_id: int, ids: list[i
 
 
 def update_review_state(session: Session, tile_id: int) -> str:
-    """unreviewed (no live review events), reviewed (nothing pending) or in_progress; stored on the tile."""
+    """The tile's review state (``db.rules.tile_state``: unreviewed, in_progress or reviewed), stored on it."""
     live = session.scalar(select(func.count()).select_from(ReviewEvent).where(
         ReviewEvent.tile_id == tile_id, ReviewEvent.undone.is_(False), ReviewEvent.action.not_in(REPLAY_ACTIONS)))
     pending = session.scalar(select(func.count()).select_from(Footprint).where(
-        Footprint.tile_id == tile_id, Footprint.status == "pending"))
+        Footprint.tile_id == tile_id, Footprint.status == FootprintStatus.PENDING))
     tile = session.get(Tile, tile_id)
-    tile.review_state = "unreviewed" if not live else ("reviewed" if not pending else "in_progress")
+    tile.review_state = tile_state(live, pending).value
     session.flush()
     return tile.review_state
 
@@ -174,17 +176,17 @@ def _set_many(session: Session, reviewer: str, expected: Mapping[int, int], acti
 
 def accept(session: Session, reviewer: str, expected: Mapping[int, int]) -> ActionResult:
     """Accept the footprints ``{id: version seen}``."""
-    return _set_many(session, reviewer, expected, "accept", "accepted")
+    return _set_many(session, reviewer, expected, "accept", FootprintStatus.ACCEPTED.value)
 
 
 def reject(session: Session, reviewer: str, expected: Mapping[int, int]) -> ActionResult:
     """Reject the footprints (they count as background for training)."""
-    return _set_many(session, reviewer, expected, "reject", "rejected")
+    return _set_many(session, reviewer, expected, "reject", FootprintStatus.REJECTED.value)
 
 
 def delete(session: Session, reviewer: str, expected: Mapping[int, int]) -> ActionResult:
     """Delete the footprints (status "deleted": hidden, kept for undo and history)."""
-    return _set_many(session, reviewer, expected, "delete", "deleted")
+    return _set_many(session, reviewer, expected, "delete", FootprintStatus.DELETED.value)
 
 
 def accept_all_remaining(session: Session, reviewer: str, tile_id: int,
@@ -194,7 +196,7 @@ def accept_all_remaining(session: Session, reviewer: str, tile_id: int,
     reviewer = ensure_reviewer(session, reviewer)
     tile = _tile(session, tile_id)
     pending = {fp.id: fp.version for fp in session.scalars(select(Footprint).where(
-        Footprint.tile_id == tile.id, Footprint.status == "pending"))}
+        Footprint.tile_id == tile.id, Footprint.status == FootprintStatus.PENDING))}
     if expected is not None:
         expected = {int(k): int(v) for k, v in expected.items() if int(k) in pending}
         if set(expected) != set(pending):
@@ -204,7 +206,7 @@ def accept_all_remaining(session: Session, reviewer: str, tile_id: int,
     footprints = _load(session, expected if expected is not None else pending) if pending else []
     for fp in footprints:
         before = (fp.geometry, fp.status)
-        _set_status(fp, "accepted", reviewer)
+        _set_status(fp, FootprintStatus.ACCEPTED.value, reviewer)
         _event(session, group, fp, tile.id, reviewer, "accept_all", before)
     if not footprints:
         _event(session, group, None, tile.id, reviewer, "accept_all", (None, None))
@@ -242,7 +244,7 @@ def _replace(session: Session, reviewer: str, action: str, tile: Tile, originals
     group = _group()
     for fp in originals:
         before = (fp.geometry, fp.status)
-        _set_status(fp, "deleted", reviewer)
+        _set_status(fp, FootprintStatus.DELETED.value, reviewer)
         _event(session, group, fp, tile.id, reviewer, action, before)
     created = [_new_footprint(session, tile, g, reviewer) for g in new_geoms]
     for fp in created:
@@ -272,7 +274,7 @@ def edit_vertices(session: Session, reviewer: str, footprint_id: int, expected_v
     group = _group()
     before = (fp.geometry, fp.status)
     _set_geometry(fp, geom)
-    _set_status(fp, "accepted", reviewer)
+    _set_status(fp, FootprintStatus.ACCEPTED.value, reviewer)
     _event(session, group, fp, tile.id, reviewer, "edit", before)
     return _finish(session, "edit", group, tile.id, [fp.id], "saved the edited outline")
 
@@ -293,14 +295,14 @@ def _replay(session: Session, reviewer: str, events: Sequence[ReviewEvent], back
         fp = session.get(Footprint, ev.footprint_id, populate_existing=True)
         now_geom, now_status = (ev.geometry_after, ev.status_after) if backwards else (ev.geometry_before,
                                                                                        ev.status_before)
-        if fp is None or (fp.status != (now_status or "deleted") or (now_geom and fp.geometry != now_geom)):
+        if fp is None or (fp.status != (now_status or FootprintStatus.DELETED) or (now_geom and fp.geometry != now_geom)):
             raise ReviewConflict(f"building {ev.footprint_id} was changed by {getattr(fp, 'reviewer', None) or 'someone'}"
                                  f" after this action; it cannot be {'undone' if backwards else 'redone'}")
         before = (fp.geometry, fp.status)
         geom, status = (ev.geometry_before, ev.status_before) if backwards else (ev.geometry_after, ev.status_after)
         if geom is not None and geom != fp.geometry:
             _restore_geometry(fp, geom)
-        _set_status(fp, status or "deleted", reviewer)
+        _set_status(fp, status or FootprintStatus.DELETED.value, reviewer)
         _event(session, group, fp, fp.tile_id, reviewer, "undo" if backwards else "redo", before)
         ids.append(fp.id)
     return ids
@@ -385,7 +387,7 @@ def _tile_query(f: TileFilter):
 def _order(sort: str) -> list:
     from sqlalchemy import case
 
-    done_last = case((Tile.review_state == "reviewed", 1), else_=0)
+    done_last = case((Tile.review_state == TileState.REVIEWED, 1), else_=0)
     uncertainty = func.coalesce(Tile.uncertainty, -1.0)
     orders = {"priority": [done_last, case((Tile.fused_count > 0, 0), else_=1), uncertainty.desc(),
                            Tile.fused_count.desc()],
@@ -419,10 +421,11 @@ def status_counts(session: Session, tile_ids: Sequence[int]) -> dict[int, dict[s
         return {}
     rows = session.execute(select(
         Footprint.tile_id,
-        func.sum(case((Footprint.status == "pending", 1), else_=0)),
-        func.sum(case((Footprint.status == "accepted", 1), else_=0)),
-        func.sum(case((Footprint.status == "rejected", 1), else_=0)),
-        func.sum(case(((Footprint.source == "human") & (Footprint.status != "deleted"), 1), else_=0)),
+        func.sum(case((Footprint.status == FootprintStatus.PENDING, 1), else_=0)),
+        func.sum(case((Footprint.status == FootprintStatus.ACCEPTED, 1), else_=0)),
+        func.sum(case((Footprint.status == FootprintStatus.REJECTED, 1), else_=0)),
+        func.sum(case(((Footprint.source == FootprintSource.HUMAN) & (Footprint.status != FootprintStatus.DELETED), 1),
+                      else_=0)),
     ).where(Footprint.tile_id.in_(list(tile_ids))).group_by(Footprint.tile_id))
     out = {tid: {"pending": 0, "accepted": 0, "rejected": 0, "human": 0} for tid in tile_ids}
     for tid, pending, accepted, rejected, human in rows:
@@ -443,7 +446,7 @@ def neighbour_tile(session: Session, project_id: int, tile_id: int, step: int) -
 
 def next_needing_review(session: Session, project_id: int, current_tile_id: int | None = None) -> int | None:
     """The highest-priority tile that is not reviewed yet (other than the current one)."""
-    query = _tile_query(TileFilter(project_id)).where(Tile.review_state != "reviewed")
+    query = _tile_query(TileFilter(project_id)).where(Tile.review_state != TileState.REVIEWED)
     if current_tile_id is not None:
         query = query.where(Tile.id != current_tile_id)
     return session.scalar(query.with_only_columns(Tile.id).order_by(*_order("priority")).limit(1))

@@ -21,10 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-FOOTPRINT_SOURCES = ("label", "model", "human")
-FOOTPRINT_STATUSES = ("pending", "accepted", "rejected", "deleted")
-TILE_REVIEW_STATES = ("unreviewed", "in_progress", "reviewed")
-JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+from db.enums import FootprintSource, FootprintStatus, JobStatus, TileState
+
+FOOTPRINT_SOURCES = tuple(s.value for s in FootprintSource)
+FOOTPRINT_STATUSES = tuple(s.value for s in FootprintStatus)
+TILE_REVIEW_STATES = tuple(s.value for s in TileState)
+JOB_STATUSES = tuple(s.value for s in JobStatus)
 
 
 def utcnow() -> datetime:
@@ -85,7 +87,7 @@ class Tile(Base):
     max_lon: Mapped[float] = mapped_column(Float)
     max_lat: Mapped[float] = mapped_column(Float)
     nodata_fraction: Mapped[float] = mapped_column(Float, default=0.0)
-    review_state: Mapped[str] = mapped_column(String(20), default="unreviewed")
+    review_state: Mapped[str] = mapped_column(String(20), default=TileState.UNREVIEWED.value)
     heatmap_path: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), nullable=True)
     uncertainty: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -131,7 +133,7 @@ class Footprint(Base):
     max_lon: Mapped[float] = mapped_column(Float)
     max_lat: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=FootprintStatus.PENDING.value)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"), nullable=True)
     fused_flag: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -163,9 +165,9 @@ class ReviewEvent(Base):
 class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(30))  # db.jobs.JOB_KINDS (no CHECK constraint)
+    kind: Mapped[str] = mapped_column(String(30))  # db.enums.JobKind (no CHECK constraint)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED.value, index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)  # per-epoch metric rows

@@ -16,21 +16,11 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from db.queries import tile_polygons
-from db.schema import Footprint, Scene, Tile
+from db.rules import TRAINING_POLICIES, is_building, is_unknown
+from db.schema import Scene, Tile
 from model.data import TrainingExample
 
-POLICIES = ("labels", "reviewed")
-
-
-def _is_building(fp: Footprint, policy: str) -> bool:
-    if policy == "labels":
-        return fp.source == "label" and fp.status not in ("rejected", "deleted")
-    return fp.status == "accepted" or (fp.source == "human" and fp.status not in ("rejected", "deleted"))
-
-
-def _is_unknown(fp: Footprint, policy: str) -> bool:
-    """Footprints whose pixels must not teach either way (reviewed policy: still pending)."""
-    return policy == "reviewed" and fp.status == "pending" and fp.source != "human"
+POLICIES = TRAINING_POLICIES
 
 
 def tile_example(session: Session, tile: Tile, policy: str = "labels", bands: int = 3) -> TrainingExample:
@@ -41,8 +31,8 @@ def tile_example(session: Session, tile: Tile, policy: str = "labels", bands: in
     scene: Scene = tile.scene
     image, valid = tile_image(scene, tile)
     rows = tile_polygons(session, tile)
-    instances = tile_instances(scene, tile, [fp.geometry for fp in rows if _is_building(fp, policy)])
-    unknown = [fp.geometry for fp in rows if _is_unknown(fp, policy)]
+    instances = tile_instances(scene, tile, [fp.geometry for fp in rows if is_building(fp, policy)])
+    unknown = [fp.geometry for fp in rows if is_unknown(fp, policy)]
     if unknown:
         valid = valid & ~((tile_instances(scene, tile, unknown) > 0) & (instances == 0))
     return TrainingExample(to_model_bands(image, bands), instances.astype(np.int32), valid, f"tile:{tile.id}")

@@ -1,5 +1,6 @@
-"""Geometry edits for review: validity against the tile, split along a line, merge, k-way split suggestion,
-and the pixel <-> lon/lat conversion of the drawing component.
+"""Geometry edits for review: validity against the tile, split along a line, merge, a k-means split of one
+footprint, and the pixel <-> lon/lat conversion of the drawing component (the k-way split suggestion that also
+uses the model's output maps is ``model.split.suggest_split``).
 
 Everything here is pure shapely/numpy: no database, no Streamlit. Problems raise ``InvalidGeometry`` (a UserError
 whose message says what is wrong and what to do)."""
@@ -118,42 +119,9 @@ def tile_pixel_box(width: int, height: int) -> Polygon:
 
 # ---------------------------------------------------------------- k-way split suggestion
 
-def suggest_split(polygon_px: Polygon, prob: np.ndarray, k: int, tile_transform: Any = None,
-                  outputs: dict[str, np.ndarray] | None = None) -> list[Polygon]:
-    """Suggest ``k`` parts of a (pixel-coordinate) footprint from the tile heatmap ``prob`` (HxW); ``outputs``
-    (all heatmap bands, e.g. the border head's interior) lets the watershed use more than the probability.
-
-    Uses ``model.vectorize.watershed_split`` when the model package provides it; otherwise k-means on the
-    footprint's pixel centres (weighted by probability) followed by a Voronoi partition clipped to the footprint."""
-    if k < 2:
-        raise InvalidGeometry(f"a split needs at least 2 parts, got {k}")
-    watershed = _watershed_split()
-    if watershed is not None and tile_transform is not None:
-        from rasterio.transform import Affine
-
-        transform = Affine(*tuple(tile_transform)[:6])
-        scene_polygon = shapely.affinity.affine_transform(polygon_px, transform.to_shapely())
-        try:
-            parts = watershed(scene_polygon, outputs or {"prob": prob}, transform, k)
-        except ValueError as exc:  # e.g. too few pixels for k parts
-            raise InvalidGeometry(f"{exc}; choose fewer parts or split along a drawn line") from exc
-        inverse = (~transform).to_shapely()
-        parts = [shapely.affinity.affine_transform(p, inverse) for part in parts for p in polygon_parts(part)]
-        if len(parts) >= 2:
-            return [rfc7946(p) for p in parts]
-    return kmeans_voronoi_split(polygon_px, prob, k)
-
-
-def _watershed_split():
-    try:
-        from model.vectorize import watershed_split
-    except ImportError:
-        return None
-    return watershed_split
-
-
 def kmeans_voronoi_split(polygon_px: Polygon, prob: np.ndarray | None, k: int, seed: int = 0) -> list[Polygon]:
-    """Fallback split: k-means of the pixel centres inside the polygon, Voronoi cells clipped to it."""
+    """k-means of the pixel centres inside the polygon (the stronger three quarters by ``prob``), Voronoi cells
+    clipped to it: the split suggestion when the model's watershed split gives fewer than two parts."""
     from scipy.cluster.vq import kmeans2
 
     points, weights = _pixel_centres(polygon_px, prob)

@@ -327,3 +327,9 @@ def write_geotiff(
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return path
+
+
+def as_affine(transform: Sequence[float] | Affine) -> Affine:
+    """An ``Affine`` from an Affine or any sequence whose first six numbers are a, b, c, d, e, f (GDAL order is
+    not accepted: that is ``Affine.from_gdal``)."""
+    return transform if isinstance(transform, Affine) else Affine(*list(transform)[:6])

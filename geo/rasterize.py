@@ -9,6 +9,8 @@ from rasterio import features
 from rasterio.transform import Affine
 from shapely.geometry.base import BaseGeometry
 
+from geo.raster import as_affine
+
 
 def rasterize_instances(
     polygons: Sequence[BaseGeometry],
@@ -23,7 +25,7 @@ def rasterize_instances(
     """
     height, width = shape
     out = np.zeros((height, width), dtype=np.int32)
-    transform = tile_transform if isinstance(tile_transform, Affine) else Affine(*list(tile_transform)[:6])
+    transform = as_affine(tile_transform)
     shapes = [
         (geom, index)
         for index, geom in enumerate(polygons, start=1)

@@ -1,17 +1,28 @@
-"""Evaluate a prediction GeoJSON against a truth GeoJSON (and optionally a heatmap): both files are read into one
-metric CRS (the truth's projected CRS, else the UTM zone of its centre) before polygons are compared."""
+"""Score predictions against truth, two ways that share the metrics of ``model.metrics``:
+
+- files: a prediction GeoJSON against a truth GeoJSON (and optionally a heatmap), both read into one metric CRS
+  (the truth's projected CRS, else the UTM zone of its centre) before polygons are compared; a model over a
+  folder of labelled scenes;
+- in memory: a model version on validation examples (``TrainingExample``), scored in pixel units, beside its base
+  (what a retrain job records as the new version's metrics)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rasterio.transform import Affine
 from shapely.geometry.base import BaseGeometry
 
-from model.metrics import drop_small, fused_rate, pixel_scores, spacenet_scores
+from model.metrics import (drop_small, fused_rate, pixel_counts, pixel_scores, pixel_scores_from_counts,
+                           spacenet_scores)
 
 DEFAULT_PIXEL_SIZE_M = 0.3
+MIN_AREA_PX = 20.0  # SpaceNet drops polygons under 20 px
+TOLERANCE_PX = 1.0
+PIXELS = Affine.identity()  # validation examples carry no georeference: they are scored in pixel units
 
 
 def _utm_for(lon: float, lat: float) -> str:
@@ -119,3 +130,51 @@ def evaluate_model_on_folder(model_path: str | Path, folder: str | Path, out_dir
     result["fused_rate"] = totals["fused"] / totals["predictions"] if totals["predictions"] else 0.0
     result["scenes"] = len(folder_pairs(Path(folder)))
     return result
+
+
+# ---------------------------------------------------------------- in memory: a version on validation examples
+
+def truth_polygons(instances: np.ndarray) -> list:
+    """One polygon per labelled building of an instance image (pixel coordinates)."""
+    from model.vectorize import labels_to_polygons
+
+    ones = np.ones(instances.shape, np.float32)
+    return [d.polygon for d in labels_to_polygons(instances.astype(np.int32), ones, PIXELS, tolerance_m=0.0,
+                                                  min_area_m2=MIN_AREA_PX, pixel_size_m=1.0)]
+
+
+def score_model(model_path: str, examples: Sequence) -> dict[str, Any]:
+    """Pixel IoU (counts summed over tiles), SpaceNet TP/FP/FN/precision/recall/F1 and fused rate."""
+    from model.predict import Predictor
+    from model.vectorize import vectorize
+
+    predictor = Predictor.load(model_path)
+    threshold = float(predictor.card.get("threshold", 0.5))  # score each version the way it predicts
+    preds, truths, pairs, pixel_tp_fp_fn = [], [], [], np.zeros(3)
+    for ex in examples:
+        outputs = predictor.predict_image(ex.image, ex.valid)
+        pixel_tp_fp_fn += pixel_counts(outputs["prob"] >= threshold, ex.instances > 0, ex.valid)
+        found = vectorize(outputs, PIXELS, threshold, tolerance_m=TOLERANCE_PX, min_area_m2=MIN_AREA_PX,
+                          pixel_size_m=1.0)
+        tile_truths = truth_polygons(ex.instances)
+        pairs.append(([(d.polygon, d.score) for d in found], tile_truths))
+        preds += [d.polygon for d in found]
+        truths += tile_truths
+    spacenet = spacenet_scores(pairs)
+    return {"pixel_iou": round(pixel_scores_from_counts(pixel_tp_fp_fn)["pixel_iou"], 4),
+            **{k: round(float(v), 4) if isinstance(v, float) else v for k, v in spacenet.items()},
+            "fused_rate": round(_fused_over_tiles(pairs), 4), "predicted": len(preds), "truth": len(truths)}
+
+
+def _fused_over_tiles(pairs: list) -> float:
+    """Share of all predicted polygons that cover two or more truth buildings of their own tile."""
+    n = sum(len(p) for p, _ in pairs)
+    fused = sum(fused_rate([poly for poly, _ in p], t) * len(p) for p, t in pairs if p)
+    return fused / n if n else 0.0
+
+
+def compare_on_validation(new_path: str, base_path: str, examples: Sequence,
+                          base_name: str) -> dict[str, Any]:
+    """Metrics JSON of a new version: its scores and its base's on the same validation tiles."""
+    return {"val_tiles": len(examples), "base_version": base_name,
+            "new": score_model(new_path, examples), "base": score_model(base_path, examples)}

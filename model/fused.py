@@ -24,7 +24,8 @@ from shapely import STRtree
 from shapely.geometry import Polygon
 from skimage.feature import peak_local_max
 
-from model.vectorize import as_affine, pixel_size_of
+from geo.raster import as_affine
+from model.vectorize import pixel_size_of
 
 SOLIDITY_ALONE = 0.6
 AREA_RATIO = 2.0

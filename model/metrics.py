@@ -87,16 +87,25 @@ def fused_rate(predictions: Sequence[BaseGeometry], truths: Sequence[BaseGeometr
     return fused / len(predictions)
 
 
-def pixel_scores(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
-    """Pixel precision, recall and IoU of two boolean masks (valid pixels only)."""
+def pixel_counts(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """(tp, fp, fn) pixel counts of two boolean masks (valid pixels only), float64, to sum over tiles."""
     pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
     if valid is not None:
         pred, truth = pred & valid, truth & valid
-    tp = float(np.sum(pred & truth))
-    fp, fn = float(np.sum(pred & ~truth)), float(np.sum(~pred & truth))
+    return np.array([np.sum(pred & truth), np.sum(pred & ~truth), np.sum(~pred & truth)], dtype=np.float64)
+
+
+def pixel_scores_from_counts(counts: np.ndarray) -> dict[str, float]:
+    """Pixel precision, recall and IoU from (tp, fp, fn) counts; 0 where a ratio is undefined."""
+    tp, fp, fn = (float(c) for c in counts)
     return {"pixel_precision": tp / (tp + fp) if tp + fp else 0.0,
             "pixel_recall": tp / (tp + fn) if tp + fn else 0.0,
             "pixel_iou": tp / (tp + fp + fn) if tp + fp + fn else 0.0}
+
+
+def pixel_scores(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
+    """Pixel precision, recall and IoU of two boolean masks (valid pixels only)."""
+    return pixel_scores_from_counts(pixel_counts(pred, truth, valid))
 
 
 def drop_small(polygons: Sequence, min_area: float, key=lambda x: x) -> list:

@@ -20,6 +20,9 @@ from skimage.morphology import h_maxima
 from skimage.measure import approximate_polygon
 from skimage.segmentation import watershed
 
+from geo.raster import as_affine
+from geo.vector import polygon_parts
+
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_TOLERANCE_M = 0.5
 DEFAULT_MIN_AREA_M2 = 5.0
@@ -35,10 +38,6 @@ class Detection:
     polygon: Polygon
     score: float
     label: int
-
-
-def as_affine(transform: Sequence[float] | Affine) -> Affine:
-    return transform if isinstance(transform, Affine) else Affine(*list(transform)[:6])
 
 
 def pixel_size_of(transform: Sequence[float] | Affine) -> float:
@@ -84,17 +83,11 @@ def _to_polygon(geojson_geom: dict, tolerance_px: float, transform: Affine) -> P
     rings = [_simplify_ring(np.asarray(r), tolerance_px) for r in geojson_geom["coordinates"]]
     poly = Polygon(rings[0], [r for r in rings[1:] if len(r) >= 4])
     if not poly.is_valid:
-        poly = max(_polygon_parts(shapely.make_valid(poly)), key=lambda p: p.area, default=None)
+        poly = max(polygon_parts(shapely.make_valid(poly)), key=lambda p: p.area, default=None)
     if poly is None or poly.is_empty:
         return None
     return shapely.affinity.affine_transform(poly, [transform.a, transform.b, transform.d, transform.e,
                                                     transform.c, transform.f])
-
-
-def _polygon_parts(geom) -> list[Polygon]:
-    if isinstance(geom, Polygon):
-        return [geom]
-    return [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon)]
 
 
 def _region_means(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -155,25 +148,26 @@ def watershed_split(polygon: Polygon, outputs: dict[str, np.ndarray], tile_trans
     parts = []
     for geom, _value in features.shapes(labels.astype(np.int32), mask=labels > 0, transform=transform):
         piece = shape(geom).intersection(polygon)
-        parts.extend(p for p in _polygon_parts(piece if piece.is_valid else shapely.make_valid(piece)) if p.area > 0)
+        parts.extend(p for p in polygon_parts(piece if piece.is_valid else shapely.make_valid(piece)) if p.area > 0)
     return sorted(parts, key=lambda p: -p.area)[:k] if len(parts) >= k else parts
 
 
-def _k_markers(energy: np.ndarray, inside: np.ndarray, k: int, iterations: int = 15) -> tuple[np.ndarray, np.ndarray]:
-    """k seed pixels: centres of a k-means of the shape's pixels (weighted by energy), started evenly along the
-    shape's long axis, each moved to the nearest pixel inside the shape."""
+def _k_markers(energy: np.ndarray, inside: np.ndarray, k: int, iterations: int = 15,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """k seed pixels: centres of a k-means (``scipy.cluster.vq.kmeans2``, started evenly along the shape's long
+    axis) of the shape's stronger pixels (energy in the upper three quarters), each moved to the nearest pixel
+    inside the shape."""
+    from scipy.cluster.vq import kmeans2
+
     coords = np.argwhere(inside).astype(np.float64)
-    weights = np.maximum(energy[inside].astype(np.float64), 1e-3)
+    weights = energy[inside].astype(np.float64)
+    strong = coords[weights >= np.quantile(weights, 0.25)]
+    strong = strong if len(strong) >= k else coords
     centred = coords - coords.mean(axis=0)
     axis = np.linalg.svd(centred, full_matrices=False)[2][0]
     order = np.argsort(centred @ axis)
-    centres = np.array([coords[order[int((i + 0.5) * len(order) / k)]] for i in range(k)])
-    for _ in range(iterations):
-        nearest = np.argmin(((coords[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
-        for j in range(k):
-            members = nearest == j
-            if members.any():
-                centres[j] = np.average(coords[members], axis=0, weights=weights[members])
+    start = np.array([coords[order[int((i + 0.5) * len(order) / k)]] for i in range(k)])
+    centres, _ = kmeans2(strong, start, iter=iterations, minit="matrix", missing="warn", seed=seed)
     markers = np.zeros(inside.shape, np.int32)
     for j, centre in enumerate(centres, start=1):
         r, c = coords[np.argmin(((coords - centre) ** 2).sum(-1))].astype(int)

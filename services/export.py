@@ -9,17 +9,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from db.enums import FootprintStatus
 from db.schema import Footprint, ModelVersion, Scene, Tile
 from geo.export import PROPERTIES, Feature, row_feature, write_geojson, write_gpkg
 
-__all__ = ["PROPERTIES", "DEFAULT_STATUSES", "export_query", "iter_features", "export_geojson",
+__all__ = ["PROPERTIES", "DEFAULT_STATUSES", "export_query", "count_features", "iter_features", "export_geojson",
            "export_geojson_bytes", "export_gpkg", "gpkg_bytes"]
 
 # buildings: rejected (not a building) and deleted are left out
-DEFAULT_STATUSES = ("pending", "accepted")
+DEFAULT_STATUSES = (FootprintStatus.PENDING.value, FootprintStatus.ACCEPTED.value)
 CHUNK = 1000
 
 
@@ -54,6 +55,11 @@ def export_query(
     if scene_id is not None:
         query = query.where(Scene.id == scene_id)
     return query.order_by(Footprint.id)
+
+
+def count_features(session: Session, project_id: int, **filters: Any) -> int:
+    """How many footprints an export with these filters writes (one COUNT query)."""
+    return int(session.scalar(select(func.count()).select_from(export_query(project_id, **filters).subquery())))
 
 
 def iter_features(session: Session, project_id: int, **filters: Any) -> Iterator[Feature]:

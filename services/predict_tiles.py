@@ -1,7 +1,8 @@
 """Predict database tiles: heatmap GeoTIFF per tile, pending model footprints, review-priority signals.
 
-Only tiles nobody has reviewed are touched: a tile whose review state is not "unreviewed", or that holds an
-accepted / rejected prediction or a human-drawn footprint, is skipped, so reviewed footprints are never replaced.
+Only tiles nobody has reviewed are touched: a tile a reviewer has worked on (``db.rules.is_touched``: review state
+not unreviewed, or an accepted / rejected prediction or a human-drawn footprint on it) is skipped, so reviewed
+footprints are never replaced.
 On a predicted tile the pending model footprints are replaced by the new ones; label footprints stay.
 """
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from errors import UserError
+from db.enums import FootprintSource, FootprintStatus
+from db.rules import is_touched
 from db.schema import Footprint, ModelVersion, Tile, utcnow
 from db.settings import heatmap_dir
 from services.progress import Progress
@@ -31,15 +34,6 @@ class TilePrediction:
     records: list[dict[str, Any]]  # Footprint column values
     uncertainty: float
     fused_count: int
-
-
-def is_reviewed(session: Session, tile: Tile) -> bool:
-    """True when a reviewer has worked on the tile (state, or any reviewed / human footprint)."""
-    if tile.review_state != "unreviewed":
-        return True
-    touched = select(exists().where(Footprint.tile_id == tile.id, Footprint.source != "label", or_(
-        Footprint.status.in_(("accepted", "rejected")), Footprint.source == "human")))
-    return bool(session.scalar(touched))
 
 
 def _write_heatmap(tile: Tile, version: ModelVersion, outputs: dict[str, np.ndarray], transform) -> str:
@@ -71,7 +65,7 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
     from geo.vector import lonlat_record
     from model.fused import fused_flags, heatmap_uncertainty
     from model.predict import Predictor
-    from model.vectorize import segment, labels_to_polygons
+    from model.vectorize import DEFAULT_MIN_AREA_M2, DEFAULT_TOLERANCE_M, labels_to_polygons, segment
 
     scene = tile.scene
     image, valid = tile_image(scene, tile)
@@ -80,9 +74,11 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
     threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))
     transform = tile_transform(scene, tile)
     labels = segment(outputs, threshold)
-    dets = labels_to_polygons(labels, outputs["prob"], transform, pixel_size_m=scene.pixel_size_m)
+    dets = labels_to_polygons(labels, outputs["prob"], transform, DEFAULT_TOLERANCE_M, DEFAULT_MIN_AREA_M2,
+                              pixel_size_m=scene.pixel_size_m)  # the Review page's threshold preview uses them too
     flags = fused_flags([d.polygon for d in dets], outputs, transform, scene.pixel_size_m)
-    records = [{**lonlat_record(d.polygon, scene.crs), "tile_id": tile.id, "source": "model", "status": "pending",
+    records = [{**lonlat_record(d.polygon, scene.crs), "tile_id": tile.id, "source": FootprintSource.MODEL.value,
+                "status": FootprintStatus.PENDING.value,
                 "score": round(d.score, 4), "model_version_id": version.id, "fused_flag": flag}
                for d, flag in zip(dets, flags)]
     return TilePrediction(_write_heatmap(tile, version, outputs, transform), records,
@@ -91,8 +87,8 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
 
 def store_prediction(session: Session, tile: Tile, version: ModelVersion, result: TilePrediction) -> None:
     """Replace the tile's pending model footprints and update its prediction columns."""
-    session.execute(delete(Footprint).where(Footprint.tile_id == tile.id, Footprint.source == "model",
-                                            Footprint.status == "pending"))
+    session.execute(delete(Footprint).where(Footprint.tile_id == tile.id, Footprint.source == FootprintSource.MODEL,
+                                            Footprint.status == FootprintStatus.PENDING))
     session.add_all(Footprint(**record) for record in result.records)
     tile.heatmap_path, tile.uncertainty, tile.fused_count = result.heatmap_path, result.uncertainty, result.fused_count
     tile.model_version_id, tile.predicted_at = version.id, utcnow()
@@ -109,14 +105,14 @@ def predict_tiles(session: Session, tile_ids: Sequence[int], model_version: Mode
     results: list[tuple[Tile, TilePrediction]] = []
     for i, tile_id in enumerate(tile_ids, start=1):
         tile = session.get(Tile, int(tile_id))
-        if tile is not None and is_reviewed(session, tile):
+        if tile is not None and is_touched(session, tile):
             counts["skipped_reviewed"] += 1
         elif tile is not None:
             results.append((tile, predict_tile(tile, model_version, threshold)))
         if progress:
             progress(i / max(1, len(tile_ids)), f"predicted tile {i}/{len(tile_ids)}")
     for tile, result in results:
-        if is_reviewed(session, tile):  # a reviewer got to it while the network ran
+        if is_touched(session, tile):  # a reviewer got to it while the network ran
             counts["skipped_reviewed"] += 1
             continue
         store_prediction(session, tile, model_version, result)

@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from errors import UserError
 from db import jobs
+from db.enums import JobKind
 from db.schema import Job, ModelVersion, Project, Tile
+from model import defaults
 from services.training_set import reviewed_tile_ids, split_tiles
 
-DEFAULT_EPOCHS = 5
-DEFAULT_BATCH_SIZE = 4
-DEFAULT_LEARNING_RATE = 1e-4
+DEFAULT_EPOCHS = defaults.EPOCHS
+DEFAULT_BATCH_SIZE = defaults.BATCH_SIZE
+DEFAULT_LEARNING_RATE = defaults.FINE_TUNE_LEARNING_RATE
 MAX_PATCH = 256
 PATCH_MULTIPLE = 32
 
@@ -64,7 +66,7 @@ def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCH
     if not tile_ids:
         raise UserError(f"project '{project.name}' has no reviewed tiles yet; review (accept, draw or mark "
                         "reviewed) at least one tile before retraining")
-    busy = jobs.active_job(session, project_id, "retrain")
+    busy = jobs.active_job(session, project_id, JobKind.RETRAIN)
     if busy is not None:
         raise UserError(f"retrain job {busy.id} of project '{project.name}' is already {busy.status}; "
                         "wait for it or cancel it first")
@@ -77,7 +79,7 @@ def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCH
         "patch": training_patch(session, tile_ids), "train_tile_ids": train_ids, "val_tile_ids": val_ids,
         "val_is_train": train_ids == val_ids,
     }
-    job = jobs.enqueue(session, "retrain", params, project_id=project_id)
+    job = jobs.enqueue(session, JobKind.RETRAIN, params, project_id=project_id)
     jobs.append_log(session, job.id, f"queued: {len(train_ids)} training and {len(val_ids)} validation "
                                      f"tiles, {epochs} epochs, base model {base.name}")
     return job
@@ -85,7 +87,7 @@ def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCH
 
 def queue_repredict(session: Session, model_version_id: int, project_id: int | None = None) -> Job:
     """Queue re-prediction of the tiles nobody has reviewed yet with ``model_version_id``."""
-    job = jobs.enqueue(session, "repredict", {"model_version_id": model_version_id, "project_id": project_id},
+    job = jobs.enqueue(session, JobKind.REPREDICT, {"model_version_id": model_version_id, "project_id": project_id},
                        project_id=project_id)
     jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with version {model_version_id}")
     return job
@@ -105,9 +107,9 @@ def queue_predict(session: Session, project_id: int) -> Job | None:
     if not waiting:
         return None
     base = usable_version(session, "predict with")
-    job = jobs.queued_job(session, project_id, "predict")
+    job = jobs.queued_job(session, project_id, JobKind.PREDICT)
     if job is None:
-        job = jobs.enqueue(session, "predict", {"project_id": project_id}, project_id=project_id)
+        job = jobs.enqueue(session, JobKind.PREDICT, {"project_id": project_id}, project_id=project_id)
     jobs.append_log(session, job.id, f"queued: predict {waiting} new tiles of '{project.name}' "
                                      f"with {base.name}")
     return job

@@ -7,17 +7,10 @@ from sqlalchemy.orm import Session
 
 from db import jobs
 from db.queries import count_unpredicted_tiles
+from db.enums import JobKind, JobStatus
 from db.schema import Job, ModelVersion
+from services.job_kinds import PREDICTION_KINDS, kind_label
 from services.training_set import reviewed_tile_ids
-
-KIND_LABELS = {"retrain": "retrain", "repredict": "re-predict (new model)", "predict": "predict new tiles"}
-PREDICTION_KINDS = ("predict", "repredict")
-
-
-def kind_label(kind: str) -> str:
-    """A job kind as people read it."""
-    return KIND_LABELS.get(kind, kind)
-
 
 def _fraction(done: Any, total: Any) -> float:
     try:
@@ -36,8 +29,8 @@ def job_view(job: Job, log_lines: int = 15) -> dict[str, Any]:
         "epoch": progress.get("epoch", 0), "epochs": epochs, "batch": progress.get("batch", 0),
         "n_batches": progress.get("n_batches"), "loss": progress.get("loss"), "eta_s": progress.get("eta_s"),
         "phase": progress.get("phase"),
-        "epoch_fraction": 1.0 if job.status == "done" else _fraction(progress.get("epoch", 0), epochs),
-        "batch_fraction": 1.0 if job.status == "done" else _fraction(progress.get("batch", 0),
+        "epoch_fraction": 1.0 if job.status == JobStatus.DONE else _fraction(progress.get("epoch", 0), epochs),
+        "batch_fraction": 1.0 if job.status == JobStatus.DONE else _fraction(progress.get("batch", 0),
                                                                      progress.get("n_batches")),
         "history": list(job.history or []), "batch_losses": list(progress.get("batch_losses") or []),
         "log_tail": jobs.log_tail(job, log_lines), "error": job.error,
@@ -72,8 +65,8 @@ def training_overview(session: Session, project_id: int, limit: int = 20) -> dic
     """The project's current retrain job (running, queued, else latest), its queued or running prediction
     jobs, its job table and reviewed tile count."""
     recent = jobs.list_jobs(session, project_id=project_id, limit=limit)
-    current = jobs.active_job(session, project_id, "retrain") or next(
-        (j for j in recent if j.kind == "retrain"), None)
+    current = jobs.active_job(session, project_id, JobKind.RETRAIN) or next(
+        (j for j in recent if j.kind == JobKind.RETRAIN), None)
     view = job_view(current) if current else None
     if view and view["result_model_version_id"]:
         version = session.get(ModelVersion, view["result_model_version_id"])
@@ -86,6 +79,6 @@ def training_overview(session: Session, project_id: int, limit: int = 20) -> dic
 
 def prediction_backlog(session: Session, project_id: int) -> dict[str, Any]:
     """Unreviewed tiles of the project no model has predicted yet, and the predict job that will (if any)."""
-    job = jobs.active_job(session, project_id, "predict")
+    job = jobs.active_job(session, project_id, JobKind.PREDICT)
     return {"waiting": count_unpredicted_tiles(session, project_id), "job_id": job.id if job else None,
             "job_status": job.status if job else None}

@@ -3,30 +3,30 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.schema import Footprint, Scene, Tile
+from db.rules import is_unreviewed_state, teaches
+from db.schema import Scene, Tile
+from model import defaults
 
-VALIDATION_FRACTION = 0.2
+VALIDATION_FRACTION = defaults.VALIDATION_SHARE
 
 
 def reviewed_tile_ids(session: Session, project_id: int) -> list[int]:
-    """Tiles marked reviewed, or holding any accepted or live human-drawn footprint, in id order."""
-    touched = exists().where(
-        Footprint.tile_id == Tile.id,
-        or_(Footprint.status == "accepted", (Footprint.source == "human") & (Footprint.status != "deleted")))
+    """Tiles reviewed for training (``db.rules.teaches``: marked reviewed, or holding any accepted or live
+    human-drawn footprint), in id order."""
     query = (select(Tile.id).join(Scene, Scene.id == Tile.scene_id)
-             .where(Scene.project_id == project_id, or_(Tile.review_state == "reviewed", touched))
+             .where(Scene.project_id == project_id, teaches())
              .order_by(Tile.id))
     return list(session.scalars(query))
 
 
 def unreviewed_tile_ids(session: Session, project_id: int | None = None) -> list[int]:
     """Candidate tiles for re-prediction: review state "unreviewed", optionally of one project. The exact
-    check (no review event, no reviewed or human footprint) is services.predict_tiles.is_reviewed (predict_tiles)."""
+    check (no review event, no reviewed or human footprint) is db.rules.is_touched (predict_tiles)."""
     query = (select(Tile.id).join(Scene, Scene.id == Tile.scene_id)
-             .where(Tile.review_state == "unreviewed").order_by(Tile.id))
+             .where(is_unreviewed_state()).order_by(Tile.id))
     if project_id is not None:
         query = query.where(Scene.project_id == project_id)
     return list(session.scalars(query))

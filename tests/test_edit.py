@@ -7,6 +7,7 @@ from shapely.geometry import Polygon, box
 
 from geo import edit
 from geo.edit import InvalidGeometry
+from model.split import suggest_split
 from review_world import CRS, GRID
 
 TILE = box(0, 0, 64, 64)
@@ -52,7 +53,7 @@ def test_suggest_split_returns_k_parts_with_or_without_watershed():
     prob = np.zeros((64, 64), np.float32)
     prob[10:30, 5:25] = 1.0
     prob[10:30, 35:55] = 1.0
-    parts = edit.suggest_split(box(5, 10, 55, 30), prob, 2, list(GRID)[:6])
+    parts = suggest_split(box(5, 10, 55, 30), prob, 2, list(GRID)[:6])
     assert len(parts) >= 2 and sum(p.area for p in parts) == pytest.approx(1000, rel=0.05)
 
 

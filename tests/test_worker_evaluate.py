@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.data import TrainingExample
-from worker.evaluate import compare_on_validation, truth_polygons
+from model.evaluate import compare_on_validation, truth_polygons
 
 
 def _touching_squares() -> np.ndarray:

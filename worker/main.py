@@ -1,15 +1,19 @@
 """The worker loop: put stale jobs back, claim the next job, run it with a heartbeat, record how it ended."""
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from db import jobs
+from db.enums import JobKind, JobStatus
 from db.session import transaction
+from services.job_kinds import JOB_KINDS
 from worker import presence
 from worker.context import JobContext, JobLost
 
@@ -21,20 +25,13 @@ def make_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _runner(kind: str):
-    if kind == "retrain":
-        from worker.retrain import run_retrain
-
-        return run_retrain
-    if kind == "repredict":
-        from worker.repredict import run_repredict
-
-        return run_repredict
-    if kind == "predict":
-        from worker.predict_new import run_predict_new
-
-        return run_predict_new
-    raise ValueError(f"no runner for job kind {kind!r}")
+def _runner(kind: str) -> Callable[[JobContext], int | None]:
+    """The function that runs jobs of ``kind`` (``services.job_kinds.JOB_KINDS``), imported on first use."""
+    spec = JOB_KINDS.get(kind)
+    if spec is None:
+        raise ValueError(f"no runner for job kind {kind!r}")
+    module_name, function_name = spec.runner.split(":")
+    return getattr(importlib.import_module(module_name), function_name)
 
 
 def run_job(job_id: int, kind: str, params: dict[str, Any], worker_id: str,
@@ -44,16 +41,17 @@ def run_job(job_id: int, kind: str, params: dict[str, Any], worker_id: str,
         try:
             ctx.log(f"started by worker {worker_id}")
             result_id = _runner(kind)(ctx)
-            status = "cancelled" if ctx.cancelled.is_set() and result_id is None else "done"
+            stopped = ctx.cancelled.is_set() and result_id is None
+            status = JobStatus.CANCELLED.value if stopped else JobStatus.DONE.value
             error = None
         except JobLost as exc:
             print(f"worker {worker_id}: {exc}", file=sys.stderr, flush=True)
             return "lost"
         except Exception as exc:
-            status, result_id = "failed", None
+            status, result_id = JobStatus.FAILED.value, None
             error = f"{type(exc).__name__}: {exc}"
             ctx.log(f"failed: {error}\n{traceback.format_exc(limit=8)}")
-    if status != "done" or kind != "retrain":  # a done retrain was closed in its version's transaction
+    if status != JobStatus.DONE or kind != JobKind.RETRAIN:  # a done retrain was closed with its version
         with transaction() as session:
             jobs.finish(session, job_id, worker_id, status, error=error, result_model_version_id=result_id)
     return status

@@ -119,7 +119,7 @@ def register(ctx: JobContext, base: ModelVersion, card: dict[str, Any], metrics:
 
 def run_retrain(ctx: JobContext) -> int | None:
     """The whole job; returns the new version id, or None when cancelled between batches."""
-    from worker.evaluate import compare_on_validation
+    from model.evaluate import compare_on_validation
 
     with transaction() as session:
         base = session.get(ModelVersion, int(ctx.params["base_model_version_id"]))

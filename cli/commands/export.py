@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from db.enums import FootprintStatus
 from errors import UserError
 
-STATUS_CHOICES = ("pending", "accepted", "rejected", "deleted")
+STATUS_CHOICES = tuple(s.value for s in FootprintStatus)  # pending, accepted, rejected, deleted
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
