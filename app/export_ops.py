@@ -6,10 +6,11 @@ import tempfile
 from typing import Any
 
 from errors import UserError
+from db.enums import FootprintStatus
 from db.session import transaction
-from services.export import export_geojson_bytes, gpkg_bytes
+from services.export import count_features, export_geojson_bytes, gpkg_bytes
 
-STATUS_CHOICES = ("accepted", "pending", "rejected")
+STATUS_CHOICES = tuple(s.value for s in (FootprintStatus.ACCEPTED, FootprintStatus.PENDING, FootprintStatus.REJECTED))
 
 
 def export_bytes(project_id: int, project_name: str, scope: str, scene_id: int | None, tile_id: int | None,
@@ -24,17 +25,10 @@ def export_bytes(project_id: int, project_name: str, scope: str, scene_id: int |
         if fmt == "GeoPackage":
             with tempfile.TemporaryDirectory() as tmp:
                 data = gpkg_bytes(session, project_id, tmp, **filters)
-            count = _count(session, project_id, filters)
+            count = count_features(session, project_id, **filters)
             return {"name": f"{project_name}{suffix}.gpkg", "data": data, "mime": "application/geopackage+sqlite3",
                     "count": count}
         data = export_geojson_bytes(session, project_id, **filters)
     return {"name": f"{project_name}{suffix}.geojson", "data": data, "mime": "application/geo+json",
             "count": len(json.loads(data)["features"])}
 
-
-def _count(session, project_id: int, filters: dict) -> int:
-    from sqlalchemy import func, select
-
-    from services.export import export_query
-
-    return session.scalar(select(func.count()).select_from(export_query(project_id, **filters).subquery()))

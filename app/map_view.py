@@ -10,6 +10,7 @@ from typing import Any
 import pydeck as pdk
 
 from app.tile_view import TileView
+from db.enums import FootprintSource, FootprintStatus
 
 FOOTPRINT_LAYER = "footprints"
 COLOURS = {  # fill RGBA, line RGB
@@ -30,17 +31,21 @@ def quoted(url: str) -> str:
 
 
 def footprint_rows(view: TileView) -> list[dict[str, Any]]:
-    """PolygonLayer data: one row per live footprint with its colours and what the tooltip shows."""
+    """PolygonLayer data: one row per polygon of each live footprint (a multi-part footprint gives a row per
+    part, all with its id; holes kept as inner rings) with its colours and what the tooltip shows."""
     rows = []
     for fp in view.footprints:
         key = fp["status"]
-        if fp["status"] == "accepted" and fp["source"] in ("human", "label"):
+        if fp["status"] == FootprintStatus.ACCEPTED and fp["source"] in (FootprintSource.HUMAN,
+                                                                          FootprintSource.LABEL):
             key = fp["source"]
         fill, line = COLOURS.get(key, COLOURS["pending"])
-        rows.append({"id": fp["id"], "version": fp["version"], "status": fp["status"], "source": fp["source"],
-                     "fused": "likely fused" if fp["fused"] else "", "score": fp["score"], "polygon": fp["ring"],
-                     "fill": fill, "line": FUSED_LINE if fp["fused"] and key == "pending" else line,
-                     "width": 3 if fp["fused"] else 1.5})
+        for part in fp["parts"]:
+            rows.append({"id": fp["id"], "version": fp["version"], "status": fp["status"], "source": fp["source"],
+                         "fused": "likely fused" if fp["fused"] else "", "score": fp["score"],
+                         "polygon": part if len(part) > 1 else part[0],
+                         "fill": fill, "line": FUSED_LINE if fp["fused"] and key == "pending" else line,
+                         "width": 3 if fp["fused"] else 1.5})
     return rows
 
 

@@ -1,11 +1,8 @@
-"""The app's pages, in menu order. Training and Models belong to the trainer and are listed when present."""
+"""The app's pages, in menu order."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import streamlit as st
 
-APP_DIR = Path(__file__).resolve().parent
 PAGES = (
     ("Review", "views/review.py", True),
     ("Tiles", "views/tiles.py", False),
@@ -17,12 +14,12 @@ PAGES = (
 
 
 def page_specs() -> list[tuple[str, str, bool]]:
-    """(title, path relative to app/, default) of the page files that exist."""
-    return [spec for spec in PAGES if (APP_DIR / spec[1]).exists()]
+    """(title, path relative to app/, default) of every page."""
+    return list(PAGES)
 
 
 def pages() -> list[st.Page]:
-    """st.Page objects for the page files that exist (paths relative to the main script, app/)."""
+    """st.Page objects for every page (paths relative to the main script, app/)."""
     return [st.Page(path, title=title, default=default, url_path=title.lower())
             for title, path, default in page_specs()]
 

@@ -12,7 +12,7 @@ from app.state import TILE_KEY, flash
 from app.tile_view import TileView
 from errors import UserError
 from db.review import neighbour_tile, next_needing_review
-from db.schema import Scene, Tile
+from db.queries import get_tile
 from db.session import transaction
 
 NONCE_KEY, PREVIEW_KEY, MODE_KEY = "review_nonce", "split_preview", "editor_mode"
@@ -39,8 +39,8 @@ def tile_in_project(tile_id: Any, project_id: int) -> bool:
     if tile_id is None:
         return False
     with transaction() as session:
-        tile = session.get(Tile, int(tile_id))
-        return tile is not None and session.get(Scene, tile.scene_id).project_id == project_id
+        tile = get_tile(session, int(tile_id))
+        return tile is not None and tile.scene.project_id == project_id
 
 
 def current_tile(project_id: int) -> int | None:

@@ -5,15 +5,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import shapely
-from sqlalchemy import select
 
+from db.enums import FootprintSource, FootprintStatus
+from db.queries import get_tile, tile_footprints
 from db.review import recent_events, status_counts
-from db.schema import Footprint, Scene, Tile
+from db.schema import Footprint, Tile
 from db.session import transaction
 from geo.tiles import tile_transform
-from geo.vector import geometry_from_json, reproject
+from geo.vector import geometry_from_json, polygon_parts, reproject
 
-SHOWN_STATUSES = ("pending", "accepted", "rejected")
+SHOWN_STATUSES = tuple(s.value for s in (FootprintStatus.PENDING, FootprintStatus.ACCEPTED,
+                                         FootprintStatus.REJECTED))
 
 
 @dataclass
@@ -48,13 +50,12 @@ class TileView:
 def load_tile_view(tile_id: int) -> TileView | None:
     """The tile with its scene, live footprints (lon/lat rings), counts and recent events; None if missing."""
     with transaction() as session:
-        tile = session.get(Tile, tile_id)
+        tile = get_tile(session, tile_id)
         if tile is None:
             return None
-        scene = session.get(Scene, tile.scene_id)
+        scene = tile.scene
         transform = tuple(tile_transform(scene, tile))[:6]
-        rows = session.scalars(select(Footprint).where(Footprint.tile_id == tile.id,
-                                                       Footprint.status.in_(SHOWN_STATUSES)).order_by(Footprint.id))
+        rows = tile_footprints(session, tile.id, status=SHOWN_STATUSES)
         return TileView(
             tile.id, scene.project_id, scene.id, scene.name, scene.path, scene.crs, transform, tile.col_off,
             tile.row_off, tile.width, tile.height, scene.band_stats, scene.nodata, tile.heatmap_path,
@@ -72,16 +73,24 @@ def _corners(crs: str, t: tuple, tile: Tile) -> list[list[float]]:
 
 
 def _footprint_row(fp: Footprint) -> dict[str, Any]:
-    geom = geometry_from_json(fp.geometry)
-    ring = list(geom.exterior.coords) if geom.geom_type == "Polygon" else list(geom.geoms[0].exterior.coords)
+    """One footprint as plain data. ``parts``: every polygon of it, each as [exterior, *holes] lon/lat rings (what
+    the map draws); ``ring``: the exterior of its first part (what the editor and the split and edit actions
+    work on)."""
+    parts = [[_ring(part.exterior), *(_ring(hole) for hole in part.interiors)]
+             for part in polygon_parts(geometry_from_json(fp.geometry))]
     return {"id": fp.id, "version": fp.version, "status": fp.status, "source": fp.source, "fused": bool(fp.fused_flag),
-            "score": None if fp.score is None else round(fp.score, 3), "ring": [[x, y] for x, y in ring]}
+            "score": None if fp.score is None else round(fp.score, 3), "ring": parts[0][0] if parts else [],
+            "parts": parts}
+
+
+def _ring(ring) -> list[list[float]]:
+    return [[x, y] for x, y in ring.coords]
 
 
 def without_labels(view: TileView) -> TileView:
     """The same tile showing only predicted and reviewer footprints (imported labels hidden)."""
-    return replace(view, footprints=[fp for fp in view.footprints if fp["source"] != "label"])
+    return replace(view, footprints=[fp for fp in view.footprints if fp["source"] != FootprintSource.LABEL])
 
 
 def has_predictions(view: TileView) -> bool:
-    return any(fp["source"] == "model" for fp in view.footprints)
+    return any(fp["source"] == FootprintSource.MODEL for fp in view.footprints)

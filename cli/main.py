@@ -21,6 +21,7 @@ COMMANDS = {
     "retrain": "retrain",
     "worker": "worker",
     "models": "models",
+    "weights": "weights",
 }
 
 
@@ -28,12 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="footprints", description="Building-footprint studio command line.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"cli.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cli.commands.{module_name}":
-                raise
-            continue
+        module = importlib.import_module(f"cli.commands.{module_name}")
         command_parser = module.add_parser(sub)
         command_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command_parser.set_defaults(handler=module.run)
