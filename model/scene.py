@@ -16,6 +16,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from geo.raster import as_affine
 from model.fused import fused_flags
 from model.predict import Predictor
 from model.vectorize import DEFAULT_MIN_AREA_M2, DEFAULT_TOLERANCE_M, Detection, vectorize
@@ -37,7 +38,7 @@ def _chunks(width: int, height: int, chunk: int, margin: int) -> Iterator[tuple[
 
 def _heatmap_writer(path: Path, info, bands: int):
     profile = {"driver": "GTiff", "width": info.width, "height": info.height, "count": bands, "dtype": "float32",
-               "crs": info.crs, "transform": rasterio.Affine(*info.transform), "compress": "deflate",
+               "crs": info.crs, "transform": as_affine(info.transform), "compress": "deflate",
                "tiled": True, "blockxsize": 256, "blockysize": 256, "nodata": None}
     return rasterio.open(path, "w", **profile)
 
