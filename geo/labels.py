@@ -167,8 +167,13 @@ def read_vector_features(path: str | Path, where: str | None = None,
         raise UserError(f"--labels-where {where!r} cannot be applied to '{path}' ({_first_line(exc)}); "
                         "name a column of the file") from exc
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, RuntimeError) as exc:
-        hint = "check the --labels-where filter" if where else "give a GeoJSON or GeoPackage of polygons"
-        raise UserError(f"labels '{path}' cannot be read ({_first_line(exc)}); {hint}") from exc
+        if where:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid filter"
+            reason = message.split(where, 1)[-1].lstrip(": ")[:200]  # GDAL's reason follows the SQL it echoes
+            raise UserError(f"--labels-where {where!r} cannot be applied to '{path}' ({reason}); "
+                            "name a column of the file, e.g. \"Niveau_2 = 'Building'\"") from exc
+        raise UserError(f"labels '{path}' cannot be read ({_first_line(exc)}); "
+                        "give a GeoJSON or GeoPackage of polygons") from exc
     if crs_override:
         crs_text = crs_override
     elif frame.crs is not None:

@@ -32,11 +32,11 @@ class LabelSource:
     where: str | None = None
     mask: bool = False
 
-    def read(self, scene_crs: str) -> LabelSet:
-        """The building polygons in ``scene_crs``."""
+    def read(self, scene_crs: str, crs_override: str | None = None) -> LabelSet:
+        """The building polygons in ``scene_crs`` (``crs_override``: the CRS of vector coordinates that name none)."""
         if self.mask:
             return read_label_mask(self.path, scene_crs)
-        return read_labels(self.path, scene_crs, where=self.where)
+        return read_labels(self.path, scene_crs, crs_override, where=self.where)
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Register scenes (any raster rasterio opens), cut them into tile windows (all-nodata tiles are "
         "skipped) and store label polygons reprojected to the scene CRS. Re-ingesting adds nothing twice.",
     )
-    parser.add_argument("scenes", nargs="+", type=Path, metavar="SCENE", help="scene raster(s), e.g. GeoTIFF")
+    parser.add_argument("scenes", nargs="*", type=Path, metavar="SCENE", help="scene raster(s), e.g. GeoTIFF")
+    parser.add_argument(
+        "--xyz", action="append", type=Path, default=[], metavar="DIR",
+        help="a folder of XYZ web-map tiles named like name-{x}-{y}-{z}.png: one scene per zoom level",
+    )
     parser.add_argument(
         "--labels",
         action="append",
         type=Path,
-        metavar="GEOJSON",
-        help="building labels; once for all scenes, or once per scene in the same order",
+        metavar="FILE",
+        help="building labels (GeoJSON, GeoPackage or any vector file OGR reads); once for all scenes, or once "
+        "per scene in the same order",
+    )
+    parser.add_argument(
+        "--labels-where", metavar="SQL", help="keep only label features matching this filter, e.g. "
+        "\"Niveau_2 = 'Building'\"",
+    )
+    parser.add_argument(
+        "--label-mask", action="append", type=Path, metavar="MASK",
+        help="raster-mask labels (non-zero = building; one polygon per connected region); once for all scenes, "
+        "or once per scene in the same order",
     )
     parser.add_argument(
         "--project", default="default", help="project name (created when new; default 'default')"
@@ -41,12 +55,43 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def label_sources(args: argparse.Namespace) -> list | None:
+    """The --labels / --label-mask arguments as label sources (with the --labels-where filter)."""
+    from errors import UserError
+    from geo.sources import LabelSource
+
+    if args.labels and args.label_mask:
+        raise UserError("give --labels or --label-mask, not both")
+    if args.labels_where and not args.labels:
+        raise UserError("--labels-where filters --labels; give the label file with --labels")
+    if args.label_mask:
+        return [LabelSource(str(path), mask=True) for path in args.label_mask]
+    if args.labels:
+        return [LabelSource(str(path), where=args.labels_where) for path in args.labels]
+    return None
+
+
+def scene_paths(args: argparse.Namespace) -> list[Path]:
+    """The SCENE arguments plus one mosaic per zoom level of each --xyz folder (written into the data home)."""
+    from errors import UserError
+    from db.settings import data_home
+    from geo.xyz import write_mosaics
+
+    scenes = list(args.scenes)
+    for folder in args.xyz:
+        scenes += write_mosaics(folder, data_home() / "mosaics", folder.resolve().parent.name
+                                if folder.name == "tiles" else folder.resolve().name)
+    if not scenes:
+        raise UserError("no scene given; pass scene rasters or --xyz FOLDER")
+    return scenes
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from db.ingest import ingest
+    from services.ingest import ingest
 
     return ingest(
-        args.scenes,
-        args.labels,
+        scene_paths(args),
+        label_sources(args),
         project=args.project,
         tile_size=args.tile_size,
         overlap=args.overlap,
