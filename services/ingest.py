@@ -28,7 +28,8 @@ from db.queries import get_or_create_project
 from db.enums import FootprintSource, FootprintStatus, TileState
 from db.schema import Footprint, Scene, Tile
 from db.session import transaction
-from geo.labels import LabelPolygon, LabelSet, read_labels
+from geo.labels import LabelPolygon, LabelSet
+from geo.sources import LabelSource
 from geo.raster import (
     SceneInfo,
     gdal_env,
@@ -230,12 +231,14 @@ def plan_ingest(
 
 
 def _read_label_sets(
-    infos: list[SceneInfo], paths: list[str | Path | None], labels_crs: str | None, skip_invalid: bool
+    infos: list[SceneInfo], paths: list[str | Path | LabelSource | None], labels_crs: str | None,
+    skip_invalid: bool,
 ) -> list[LabelSet | None]:
     """Each scene's labels in its CRS (checked before any pixel is scanned, so bad labels fail fast)."""
     sets: list[LabelSet | None] = []
     for info, path in zip(infos, paths):
-        label_set = None if path is None else read_labels(path, info.crs, labels_crs)
+        source = path if isinstance(path, LabelSource) or path is None else LabelSource(str(path))
+        label_set = None if source is None else source.read(info.crs, labels_crs)
         if label_set is not None:
             check_labels(label_set, skip_invalid)
         sets.append(label_set)
