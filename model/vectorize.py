@@ -2,8 +2,8 @@
 
 Separation is a seeded watershed: seeds are the border head's interior blobs, the distance head's high-distance
 blobs, or (binary head) the peaks of the distance transform of the thresholded mask. Regions are traced with
-``rasterio.features.shapes`` (holes kept), simplified with ``skimage.measure.approximate_polygon`` (tolerance in
-metres), moved to the scene CRS with the tile transform, repaired when invalid and dropped under a minimum area.
+``rasterio.features.shapes`` (holes kept), simplified with GEOS's Douglas-Peucker (``shapely.simplify``, topology
+kept; tolerance in metres), moved to the scene CRS with the tile transform, repaired when invalid and dropped under a minimum area.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from rasterio.transform import Affine
 from scipy import ndimage
 from shapely.geometry import Polygon, shape
 from skimage.morphology import h_maxima
-from skimage.measure import approximate_polygon
 from skimage.segmentation import watershed
 
 from geo.raster import as_affine
@@ -73,18 +72,16 @@ def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD
     return labels.astype(np.int32)
 
 
-def _simplify_ring(coords: np.ndarray, tolerance_px: float) -> np.ndarray:
-    ring = approximate_polygon(np.asarray(coords, np.float64), tolerance=tolerance_px) if tolerance_px > 0 else coords
-    return ring if len(ring) >= 4 else np.asarray(coords)
-
-
 def _to_polygon(geojson_geom: dict, tolerance_px: float, transform: Affine) -> Polygon | None:
-    """A simplified, valid polygon (largest part when repair splits it) in the scene CRS."""
-    rings = [_simplify_ring(np.asarray(r), tolerance_px) for r in geojson_geom["coordinates"]]
+    """A simplified (Douglas-Peucker in GEOS, topology kept), valid polygon (largest part when repair splits it)
+    in the scene CRS."""
+    rings = [np.asarray(r, np.float64) for r in geojson_geom["coordinates"]]
     poly = Polygon(rings[0], [r for r in rings[1:] if len(r) >= 4])
+    if tolerance_px > 0:
+        poly = shapely.simplify(poly, tolerance_px, preserve_topology=True)
     if not poly.is_valid:
         poly = max(polygon_parts(shapely.make_valid(poly)), key=lambda p: p.area, default=None)
-    if poly is None or poly.is_empty:
+    if poly is None or poly.is_empty or poly.geom_type != "Polygon":
         return None
     return shapely.affinity.affine_transform(poly, [transform.a, transform.b, transform.d, transform.e,
                                                     transform.c, transform.f])
