@@ -111,6 +111,22 @@ class Predictor:
                 value[~np.asarray(valid, bool)] = 0.0
         return outputs
 
+    def predict_native(self, image: np.ndarray, valid: np.ndarray, pixel_size_m: float | None,
+                       tta: int | None = None) -> dict[str, np.ndarray]:
+        """``predict_image`` at the model's ground sample distance (the card's gsd_m): the image is resampled to
+        it, predicted, and the maps come back on the image's own grid."""
+        from geo.raster import model_grid
+
+        shape = image.shape[:2]
+        grid = model_grid(shape[1], shape[0], pixel_size_m, self.gsd_m)
+        if grid == shape:
+            return self.predict_image(image, valid, tta=tta)
+        small = resample_maps({"image": image, "valid": valid.astype(np.float32)}, grid)
+        outputs = resample_maps(self.predict_image(small["image"], small["valid"] >= 0.5, tta=tta), shape)
+        for value in outputs.values():
+            value[~np.asarray(valid, bool)] = 0.0
+        return outputs
+
     def _sliding(self, image: np.ndarray, window: int, overlap: int, tta: int) -> np.ndarray:
         """Blend overlapping windows: sum(weight * output) / sum(weight)."""
         h, w = image.shape[:2]
@@ -125,6 +141,19 @@ class Predictor:
                 acc[r:r + raw.shape[0], c:c + raw.shape[1]] += raw * weight[..., None]
                 norm[r:r + raw.shape[0], c:c + raw.shape[1]] += weight
         return acc / norm[..., None]
+
+
+def resample_maps(maps: dict[str, np.ndarray], shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """HxW(xC) float maps resampled (bilinear) to ``shape`` (rows, cols); unchanged when they already have it."""
+    from skimage.transform import resize
+
+    def one(value: np.ndarray) -> np.ndarray:
+        if value.shape[:2] == tuple(shape):
+            return value
+        return resize(value.astype(np.float32), tuple(shape) + value.shape[2:], order=1, preserve_range=True,
+                      anti_aliasing=False).astype(np.float32)
+
+    return {key: one(value) for key, value in maps.items()}
 
 
 def card_path(model_path: str | Path) -> Path:

@@ -18,7 +18,7 @@ from rasterio.windows import Window
 
 from geo.raster import as_affine
 from model.fused import fused_flags
-from model.predict import Predictor
+from model.predict import Predictor, resample_maps
 from model.vectorize import DEFAULT_MIN_AREA_M2, DEFAULT_TOLERANCE_M, Detection, vectorize
 
 DEFAULT_CHUNK = 2048
@@ -104,7 +104,7 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
             transform = resampled_transform(native, ext[2], ext[3], grid)
             pixel_size = info.pixel_size_m * ext[2] / grid[1]
             if heat is not None:
-                _write_core(heat, at_shape(outputs, (ext[3], ext[2])), extra, core, ext)
+                _write_core(heat, resample_maps(outputs, (ext[3], ext[2])), extra, core, ext)
             dets = _keep_in_core(vectorize(outputs, transform, threshold, tolerance_m, min_area_m2, pixel_size),
                                  core, ext, native)
             fused_total += _write_detections(stream, dets, outputs, transform, info, pixel_size)
@@ -117,15 +117,6 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
     return {"polygons": stream.count, "fused": fused_total, "chunks": len(chunks), "width": info.width,
             "height": info.height, "seconds": round(time.monotonic() - started, 2),
             "out": str(out_geojson), "heatmap": str(heatmap_path) if heatmap_path else None}
-
-
-def at_shape(outputs: dict[str, np.ndarray], shape: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Output maps resampled (bilinear) to ``shape`` (rows, cols); unchanged when they already have it."""
-    from skimage.transform import resize
-
-    return {k: v if v.shape == shape else resize(v, shape, order=1, preserve_range=True,
-                                                  anti_aliasing=False).astype(np.float32)
-            for k, v in outputs.items()}
 
 
 def _write_detections(stream: GeoJSONStream, dets: list[Detection], outputs: dict[str, np.ndarray], transform,
