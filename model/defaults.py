@@ -1,13 +1,29 @@
 """Training defaults, in one place: how many epochs, how many tiles per batch, which share of the tiles
 validates, and the fine-tuning learning rate.
 
-These are the values the worker has always used for a retrain job (queued from the Training page or with
-``footprints retrain``), so that path behaves as before. ``model.train.fit`` (epochs 10, batch 8, learning rate
-1e-3) and ``footprints train`` (epochs 20, batch 8, validation share 0.15) still carry their own literals for
-training from scratch; they should read these names too (those two files are being edited elsewhere)."""
+Three callers, three sets of values, each defined here once:
+
+- the retrain path (queued from the Training page or with ``footprints retrain``, run by the worker): ``EPOCHS``,
+  ``BATCH_SIZE``, ``VALIDATION_SHARE``, ``FINE_TUNE_LEARNING_RATE``;
+- ``model.train.fit`` called without those arguments: ``FIT_EPOCHS``, ``FIT_BATCH_SIZE``, ``FIT_LEARNING_RATE``;
+- ``footprints train`` (training from scratch or fine-tuning from the command line): ``CLI_EPOCHS``,
+  ``CLI_BATCH_SIZE``, ``CLI_LEARNING_RATE``, ``CLI_VALIDATION_SHARE``.
+
+``PATIENCE`` (early stopping, in epochs) is shared by ``fit`` and ``footprints train``."""
 from __future__ import annotations
 
 EPOCHS = 5
 BATCH_SIZE = 4
 VALIDATION_SHARE = 0.2  # share of the reviewed tiles held out to validate (at least one tile)
 FINE_TUNE_LEARNING_RATE = 1e-4
+
+FIT_EPOCHS = 10
+FIT_BATCH_SIZE = 8
+FIT_LEARNING_RATE = 1e-3  # training from scratch
+
+CLI_EPOCHS = 20
+CLI_BATCH_SIZE = FIT_BATCH_SIZE
+CLI_LEARNING_RATE = FIT_LEARNING_RATE
+CLI_VALIDATION_SHARE = 0.15
+
+PATIENCE = 6  # epochs without a better validation loss before training stops

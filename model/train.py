@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from model import defaults
 from model.data import DEFAULT_PATCH, TrainingExample, make_dataset, to_patches
 from model.targets import border_classes, median_frequency_weights
 
-DEFAULT_PATIENCE = 6
+DEFAULT_PATIENCE = defaults.PATIENCE
 
 
 def atomic_save(model, path: Path) -> None:
@@ -219,8 +220,9 @@ class _Run:
 
 
 def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[TrainingExample], *, out_dir: str | Path,
-        base_model_path: str | Path | None = None, preset: str = "light", head: str = "border", epochs: int = 10,
-        batch_size: int = 8, learning_rate: float = 1e-3, resume: bool = True,
+        base_model_path: str | Path | None = None, preset: str = "light", head: str = "border",
+        epochs: int = defaults.FIT_EPOCHS, batch_size: int = defaults.FIT_BATCH_SIZE,
+        learning_rate: float = defaults.FIT_LEARNING_RATE, resume: bool = True,
         on_batch: Callable[[int, int, int, dict], None] | None = None,
         on_epoch: Callable[[int, dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
         patience: int = DEFAULT_PATIENCE, patch: int = DEFAULT_PATCH, width: int | None = None,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import UserError
+from model import defaults
 
 HEADS = ("binary", "border", "distance")
 
@@ -31,13 +32,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="pretrained encoder: vgg16:FILE.npz (`footprints weights import-vgg16`) or keras-imagenet")
     parser.add_argument("--preset", default="light", help="network preset: light (CPU default), segnet, tiny")
     parser.add_argument("--head", default="border", choices=HEADS, help="output head (default border)")
-    parser.add_argument("--epochs", type=int, default=20, help="number of epochs (default 20)")
-    parser.add_argument("--batch-size", type=int, default=8, help="batch size (default 8)")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="initial learning rate (default 1e-3)")
+    parser.add_argument("--epochs", type=int, default=defaults.CLI_EPOCHS,
+                        help=f"number of epochs (default {defaults.CLI_EPOCHS})")
+    parser.add_argument("--batch-size", type=int, default=defaults.CLI_BATCH_SIZE,
+                        help=f"batch size (default {defaults.CLI_BATCH_SIZE})")
+    parser.add_argument("--learning-rate", type=float, default=defaults.CLI_LEARNING_RATE,
+                        help=f"initial learning rate (default {defaults.CLI_LEARNING_RATE:g})")
     parser.add_argument("--patch", type=int, default=256, help="training patch size, multiple of 32 (default 256)")
     parser.add_argument("--width", type=int, default=None, help="override the preset's base width")
-    parser.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs (default 6)")
-    parser.add_argument("--val-fraction", type=float, default=0.15, help="share of tiles for validation")
+    parser.add_argument("--patience", type=int, default=defaults.PATIENCE,
+                        help=f"early-stopping patience in epochs (default {defaults.PATIENCE})")
+    parser.add_argument("--val-fraction", type=float, default=defaults.CLI_VALIDATION_SHARE,
+                        help=f"share of tiles for validation (default {defaults.CLI_VALIDATION_SHARE})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (model.keras, model.card.json, log)")
     parser.add_argument("--base-model", type=Path, default=None,
