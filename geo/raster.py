@@ -207,8 +207,7 @@ def _offsets(length: int, tile_size: int, overlap: int) -> list[int]:
 
 def window_transform(scene_transform: Sequence[float], col_off: int, row_off: int) -> Affine:
     """The affine transform of a window whose top-left pixel is (col_off, row_off)."""
-    base = scene_transform if isinstance(scene_transform, Affine) else Affine(*list(scene_transform)[:6])
-    return base @ Affine.translation(col_off, row_off)
+    return as_affine(scene_transform) @ Affine.translation(col_off, row_off)
 
 
 def read_window(
@@ -311,7 +310,7 @@ def write_geotiff(
 ) -> Path:
     """Write a CxHxW (or HxW) array as a GeoTIFF with the given CRS and transform."""
     data = array[None] if array.ndim == 2 else array
-    transform = transform if isinstance(transform, Affine) else Affine(*list(transform)[:6])
+    transform = as_affine(transform)
     profile = {
         "driver": "GTiff",
         "count": data.shape[0],
