@@ -117,7 +117,7 @@ def score_scene(model_path: Path, scene, out: Path, tta: int) -> dict:
     from model.evaluate import read_scored
     from model.metrics import drop_small, fused_rate, spacenet_counts
     from model.predict import Predictor
-    from model.scene import predict_scene
+    from model.scene_predict import predict_scene
 
     predictor = Predictor.load(model_path)
     info = inspect_scene(scene.scene)

@@ -110,7 +110,7 @@ def evaluate_model_on_folder(model_path: str | Path, folder: str | Path, out_dir
     """Predict every labelled scene of a folder and sum the SpaceNet counts over scenes (tiles)."""
     from model.data import folder_pairs
     from model.predict import Predictor
-    from model.scene import predict_scene
+    from model.scene_predict import predict_scene
 
     predictor = Predictor.load(model_path)
     threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))

@@ -67,7 +67,7 @@ def test_sliding_window_has_no_seams(predictor, scene_image):
 
 
 def test_predict_scene_in_chunks_writes_georeferenced_heatmap_and_rfc7946(tmp_path, predictor, scene_image):
-    from model.scene import predict_scene
+    from model.scene_predict import predict_scene
 
     tif = scene_image[0]
     result = predict_scene(tif, predictor, tmp_path / "p.geojson", tmp_path / "h.tif", chunk=128, margin=32)

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.out is None:
         raise UserError("--out PRED.geojson is required when predicting a scene")
     from model.predict import Predictor, default_model_path
-    from model.scene import predict_scene
+    from model.scene_predict import predict_scene
 
     predictor = Predictor.load(args.model or default_model_path())
     threshold = args.threshold if args.threshold is not None else float(predictor.card.get("threshold", 0.5))
