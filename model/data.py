@@ -1,4 +1,5 @@
-"""Training data: examples (image + instance image + valid mask), fixed-size patches, packed targets, tf.data.
+"""Training data: examples (image + instance image + valid mask), fixed-size patches, packed targets, batches
+(a NumPy ``keras.utils.PyDataset``: no TensorFlow needed, so training runs under the JAX and PyTorch backends).
 
 Packed target layout per head (last axis), so one Keras loss sees targets and pixel weights together:
 - binary:   [building, weight]
@@ -70,34 +71,50 @@ def to_patches(examples: Sequence[TrainingExample], head: str, patch: int = DEFA
     return np.stack(images).astype(np.float32), np.stack(targets).astype(np.float32)
 
 
-def _augment(image, target, rng_seed=None):
-    """Random flips, 90-degree rotations, brightness/contrast, colour cast, gamma, noise and (sometimes) grayscale,
-    as TF ops."""
-    import tensorflow as tf
-
-    both = tf.concat([image, target], axis=-1)
-    both = tf.image.rot90(both, k=tf.random.uniform([], 0, 4, dtype=tf.int32))
-    both = tf.cond(tf.random.uniform([]) < 0.5, lambda: tf.image.flip_left_right(both), lambda: both)
-    channels = tf.shape(image)[-1]
-    image, target = both[..., :channels], both[..., channels:]
-    image = (image - 0.5) * tf.random.uniform([], 0.75, 1.25) + 0.5 + tf.random.uniform([], -0.1, 0.1)
-    image = image * tf.random.uniform([1, 1, channels], 0.9, 1.1)  # colour cast
-    image = tf.clip_by_value(image, 0.0, 1.0) ** tf.exp(tf.random.uniform([], -0.3, 0.3))  # gamma
-    image = image + tf.random.normal(tf.shape(image), stddev=tf.random.uniform([], 0.0, 0.03))  # sensor noise
-    gray = tf.repeat(tf.reduce_mean(image, axis=-1, keepdims=True), channels, axis=-1)
-    image = tf.cond(tf.random.uniform([]) < 0.15, lambda: gray, lambda: image)
-    return tf.clip_by_value(image, 0.0, 1.0), target
+def augment(image: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One patch's random flip and 90-degree turn (image and targets together), then, on the image only:
+    brightness/contrast, colour cast, gamma, sensor noise and (sometimes) grayscale. NumPy only."""
+    turns, flip = int(rng.integers(4)), bool(rng.random() < 0.5)
+    image, target = np.rot90(image, turns), np.rot90(target, turns)
+    if flip:
+        image, target = image[:, ::-1], target[:, ::-1]
+    channels = image.shape[-1]
+    image = (image - 0.5) * rng.uniform(0.75, 1.25) + 0.5 + rng.uniform(-0.1, 0.1)
+    image = image * rng.uniform(0.9, 1.1, (1, 1, channels))  # colour cast
+    image = np.clip(image, 0.0, 1.0) ** np.exp(rng.uniform(-0.3, 0.3))  # gamma
+    image = image + rng.normal(0.0, rng.uniform(0.0, 0.03), image.shape)  # sensor noise
+    if rng.random() < 0.15:
+        image = np.repeat(image.mean(axis=-1, keepdims=True), channels, axis=-1)
+    return np.clip(image, 0.0, 1.0).astype(np.float32), np.ascontiguousarray(target, np.float32)
 
 
 def make_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, training: bool, seed: int = 0):
-    """A batched, prefetched tf.data pipeline; augmentation (parallel map) and shuffling when ``training``."""
-    import tensorflow as tf
+    """Batches for ``model.fit`` as a ``keras.utils.PyDataset`` (NumPy, so every Keras backend trains from it):
+    shuffled and augmented per epoch when ``training``."""
+    import keras
 
-    ds = tf.data.Dataset.from_tensor_slices((images, targets))
-    if training:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    class Patches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = np.arange(len(images))
+            self.on_epoch_end()
+
+        def __len__(self) -> int:
+            return int(np.ceil(len(images) / batch_size))
+
+        def __getitem__(self, index: int):
+            picked = self.order[index * batch_size:(index + 1) * batch_size]
+            if not training:
+                return images[picked], targets[picked]
+            pairs = [augment(images[i], targets[i], self.rng) for i in picked]
+            return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+        def on_epoch_end(self) -> None:
+            if training:
+                self.order = self.rng.permutation(len(images))
+
+    return Patches()
 
 
 def scene_examples(tif: Path, labels: Path | LabelSource, tile_size: int = 512, bands: int = 3,
