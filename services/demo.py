@@ -1,4 +1,5 @@
-"""The demo project: synthetic scenes plus the shipped real Atlanta sample, predicted with the active model."""
+"""The demo project: the shipped real Atlanta sample (first, so the Review page opens on real imagery) plus
+synthetic scenes of dense, touching buildings for the fused-building tools, predicted with the active model."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ def build_demo(
     report = progress or (lambda fraction, message: None)
     report(0.0, "writing synthetic scenes")
     pairs = demo_scenes(n_synth, size)
-    scenes = [tif for tif, _ in pairs] + [ATLANTA_SCENE]
-    labels = [labels for _, labels in pairs] + [ATLANTA_LABELS]
+    scenes = [ATLANTA_SCENE] + [tif for tif, _ in pairs]  # real imagery first: the Review page opens on it
+    labels = [ATLANTA_LABELS] + [labels for _, labels in pairs]
     report(0.1, "ingesting scenes and labels")
     summary = ingest(scenes, labels, project=project_name, progress=lambda f, m: report(0.1 + 0.3 * f, m))
     predicted: Any = "skipped (--no-predict)" if not predict else "nothing to predict"

@@ -29,3 +29,6 @@ def test_demo_is_built_once(data_home):
     with transaction() as session:
         names = set(session.scalars(select(Scene.name)))
     assert names == {"scene_000", "atlanta_sn4_pan"}
+    with transaction() as session:
+        first_scene = session.scalars(select(Scene).order_by(Scene.id)).first()
+    assert first_scene.name == "atlanta_sn4_pan"  # the Review page opens on real imagery
