@@ -74,6 +74,7 @@ ACTIONS: dict[str, Callable[..., Any]] = {
     "delete": lambda s, r, v, sel, **_: review.delete(s, r, sel),
     "merge": lambda s, r, v, sel, **_: review.merge(s, r, sel),
     "accept_all": lambda s, r, v, sel, **_: review.accept_all_remaining(s, r, v.tile_id, _pending(v)),
+    "no_buildings": lambda s, r, v, sel, **_: review.no_buildings(s, r, v.tile_id, _pending(v)),
     "undo": lambda s, r, v, sel, **_: review.undo(s, r, v.tile_id),
     "redo": lambda s, r, v, sel, **_: review.redo(s, r, v.tile_id),
     "split_line": lambda s, r, v, sel, shape=None, **_: _split_line(s, r, v, sel, shape),

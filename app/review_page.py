@@ -17,7 +17,8 @@ from db.session import transaction
 
 NONCE_KEY, PREVIEW_KEY, MODE_KEY = "review_nonce", "split_preview", "editor_mode"
 ROW1 = (("accept", "Accept (a)", "primary"), ("reject", "Reject (r)", "secondary"),
-        ("accept_all", "Accept rest", "secondary"), ("delete", "Delete", "secondary"),
+        ("accept_all", "Accept rest", "secondary"), ("no_buildings", "No buildings here", "secondary"),
+        ("delete", "Delete", "secondary"),
         ("merge", "Merge selected", "secondary"), ("undo", "Undo", "secondary"), ("redo", "Redo", "secondary"))
 ROW2 = (("draw", "Save drawn building"), ("edit", "Save edited outline"), ("split_line", "Split along drawn line"))
 NAV = (("prev", "◀ Previous tile"), ("next", "Next tile ▶"), ("next_review", "Next needing review (n)"))

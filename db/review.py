@@ -20,13 +20,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from errors import UserError
 from db.enums import FootprintSource, FootprintStatus, TileState
-from db.rules import tile_state
+from db.rules import is_building, tile_state
 from db.schema import Footprint, ReviewEvent, Reviewer, Tile, utcnow
 from geo.edit import InvalidGeometry, merge_polygons, validate_polygon
 from geo.vector import geometry_from_json, lonlat_record
 
 __all__ = ["ReviewConflict", "InvalidGeometry", "ActionResult", "accept", "reject", "delete", "accept_all_remaining",
-           "split", "merge", "draw", "edit_vertices", "undo", "redo", "ensure_reviewer", "update_review_state"]
+           "no_buildings", "split", "merge", "draw", "edit_vertices", "undo", "redo", "ensure_reviewer",
+           "update_review_state"]
 
 LONLAT = "EPSG:4326"
 UNDO_PREFIX, REDO_PREFIX = "undo-", "redo-"
@@ -189,12 +190,9 @@ def delete(session: Session, reviewer: str, expected: Mapping[int, int]) -> Acti
     return _set_many(session, reviewer, expected, "delete", FootprintStatus.DELETED.value)
 
 
-def accept_all_remaining(session: Session, reviewer: str, tile_id: int,
-                         expected: Mapping[int, int] | None = None) -> ActionResult:
-    """Accept every pending footprint of the tile; with ``expected``, refuse when the pending set or a version
-    differs from what the reviewer saw. An empty tile is marked reviewed."""
-    reviewer = ensure_reviewer(session, reviewer)
-    tile = _tile(session, tile_id)
+def _pending_seen(session: Session, tile: Tile, expected: Mapping[int, int] | None) -> list[Footprint]:
+    """The tile's pending footprints, loaded fresh; with ``expected`` ({id: version seen}), refuse when the pending
+    set or a version differs from what the reviewer saw."""
     pending = {fp.id: fp.version for fp in session.scalars(select(Footprint).where(
         Footprint.tile_id == tile.id, Footprint.status == FootprintStatus.PENDING))}
     if expected is not None:
@@ -202,16 +200,51 @@ def accept_all_remaining(session: Session, reviewer: str, tile_id: int,
         if set(expected) != set(pending):
             raise ReviewConflict("new buildings appeared on this tile since you loaded it; nothing was saved, "
                                  "look again and retry")
+    return _load(session, expected if expected is not None else pending) if pending else []
+
+
+def _set_tile(session: Session, reviewer: str, tile: Tile, footprints: Sequence[Footprint], action: str,
+              status: str, message: str) -> ActionResult:
+    """Give ``footprints`` ``status`` in one event group; with none, one tile event (no footprint) still records
+    that the reviewer looked, so the tile counts as reviewed."""
     group = _group()
-    footprints = _load(session, expected if expected is not None else pending) if pending else []
     for fp in footprints:
         before = (fp.geometry, fp.status)
-        _set_status(fp, FootprintStatus.ACCEPTED.value, reviewer)
-        _event(session, group, fp, tile.id, reviewer, "accept_all", before)
+        _set_status(fp, status, reviewer)
+        _event(session, group, fp, tile.id, reviewer, action, before)
     if not footprints:
-        _event(session, group, None, tile.id, reviewer, "accept_all", (None, None))
-    ids = [fp.id for fp in footprints]
-    return _finish(session, "accept_all", group, tile.id, ids, f"accepted the {len(ids)} remaining building(s)")
+        _event(session, group, None, tile.id, reviewer, action, (None, None))
+    return _finish(session, action, group, tile.id, [fp.id for fp in footprints], message)
+
+
+def accept_all_remaining(session: Session, reviewer: str, tile_id: int,
+                         expected: Mapping[int, int] | None = None) -> ActionResult:
+    """Accept every pending footprint of the tile; with ``expected``, refuse when the pending set or a version
+    differs from what the reviewer saw. An empty tile is marked reviewed."""
+    reviewer = ensure_reviewer(session, reviewer)
+    tile = _tile(session, tile_id)
+    footprints = _pending_seen(session, tile, expected)
+    return _set_tile(session, reviewer, tile, footprints, "accept_all", FootprintStatus.ACCEPTED.value,
+                     f"accepted the {len(footprints)} remaining building(s)")
+
+
+def no_buildings(session: Session, reviewer: str, tile_id: int,
+                 expected: Mapping[int, int] | None = None) -> ActionResult:
+    """The "No buildings here" action: reject every pending footprint of the tile and mark it reviewed, so a
+    retrain learns the tile as background (``db.rules.teaches``; under the ``reviewed`` policy its training example
+    has no building pixel). With ``expected``, refuse when the pending set or a version differs from what the
+    reviewer saw. Refused while the tile holds a footprint that counts as a building (``db.rules.is_building``:
+    accepted, or drawn by a reviewer): reject or delete those first."""
+    reviewer = ensure_reviewer(session, reviewer)
+    tile = _tile(session, tile_id)
+    kept = [fp.id for fp in session.scalars(select(Footprint).where(Footprint.tile_id == tile.id))
+            if is_building(fp, "reviewed")]
+    if kept:
+        raise UserError(f"this tile holds {len(kept)} accepted building(s) ({', '.join(f'#{i}' for i in kept)}); "
+                        "reject or delete them first, then mark it as having no buildings")
+    footprints = _pending_seen(session, tile, expected)
+    return _set_tile(session, reviewer, tile, footprints, "no_buildings", FootprintStatus.REJECTED.value,
+                     f"no buildings here: rejected {len(footprints)} building(s)")
 
 
 # ---------------------------------------------------------------- geometry actions

@@ -66,7 +66,8 @@ def is_touched(session: Session, tile: Tile) -> bool:
 
 def teaches() -> ColumnElement[bool]:
     """WHERE clause on Tile: the tile is reviewed for training (state reviewed, or an accepted or live human
-    footprint on it)."""
+    footprint on it). A tile marked "No buildings here" (``db.review.no_buildings``) is reviewed with nothing
+    accepted: it teaches as background."""
     useful = exists().where(Footprint.tile_id == Tile.id,
                             or_(Footprint.status == Status.ACCEPTED, _live_human()))
     return or_(Tile.review_state == TileState.REVIEWED, useful)

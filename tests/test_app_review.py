@@ -185,3 +185,31 @@ def test_imported_labels_are_hidden_where_the_model_predicted_until_shown(world)
     at.toggle(key="show_labels").set_value(True).run()
     assert not at.exception
     assert '"source": "label"' in at.get("deck_gl_json_chart")[0].proto.json
+
+
+def test_no_buildings_here_puts_the_tile_in_the_training_set_as_background(world):
+    from db.training_data import tile_examples
+    from services.training_set import reviewed_tile_ids
+
+    with transaction() as s:
+        assert reviewed_tile_ids(s, world["project_id"]) == []
+    at = app_test()
+    button(at, "btn_no_buildings").click().run()
+    assert not at.exception
+    assert any("no buildings here" in s.value and "tile reviewed" in s.value for s in at.success)
+    assert [status(i) for i in world["footprint_ids"]] == ["rejected"] * 4
+    with transaction() as s:
+        assert reviewed_tile_ids(s, world["project_id"]) == [world["tile_id"]]
+        (example,) = tile_examples(s, [world["tile_id"]], policy="reviewed")
+    assert not example.instances.any() and example.valid.all()
+
+
+def test_no_buildings_here_refused_while_a_building_is_accepted(world):
+    at = app_test()
+    a = world["footprint_ids"][0]
+    pick(at, a)
+    at.run()
+    button(at, "btn_accept").click().run()
+    button(at, "btn_no_buildings").click().run()
+    assert any("reject or delete them first" in e.value for e in at.error)
+    assert [status(i) for i in world["footprint_ids"]] == ["accepted", "pending", "pending", "pending"]

@@ -5,6 +5,7 @@ import pytest
 from shapely.geometry import Polygon, box
 from sqlalchemy import func, select
 
+from errors import UserError
 from db import review
 from db.review import InvalidGeometry, ReviewConflict, TileFilter
 from db.schema import Footprint, ReviewEvent, Reviewer, Scene, Tile
@@ -194,3 +195,68 @@ def test_empty_reviewer_name_is_refused(world):
     with pytest.raises(Exception, match="reviewer name"):
         with transaction() as s:
             review.accept(s, "  ", versions(world["footprint_ids"][0]))
+
+
+def background_example(project_id: int, tile_id: int):
+    """The tile's training example (reviewed policy), asserting the tile is in the project's training set."""
+    from db.training_data import tile_examples
+    from services.training_set import reviewed_tile_ids
+
+    with transaction() as s:
+        assert tile_id in reviewed_tile_ids(s, project_id)
+        (example,) = tile_examples(s, [tile_id], policy="reviewed")
+    return example
+
+
+def test_no_buildings_rejects_pending_and_the_tile_teaches_background(world):
+    from services.training_set import reviewed_tile_ids
+
+    ids, tile = world["footprint_ids"], world["tile_id"]
+    with transaction() as s:
+        result = review.no_buildings(s, "ann", tile, versions(*ids))
+    assert result.review_state == "reviewed" and result.footprint_ids == ids
+    assert [snapshot(i)[1:] for i in ids] == [("rejected", 2)] * 3
+    with transaction() as s:
+        events = s.scalars(select(ReviewEvent).order_by(ReviewEvent.id)).all()
+        assert [(e.action, e.status_before, e.status_after, e.reviewer) for e in events] == [
+            ("no_buildings", "pending", "rejected", "ann")] * 3
+        assert len({e.group_id for e in events}) == 1
+    example = background_example(world["project_id"], tile)
+    assert not example.instances.any() and example.valid.all()  # every pixel teaches background
+    with transaction() as s:
+        assert review.undo(s, "ann", tile).review_state == "unreviewed"
+        assert reviewed_tile_ids(s, world["project_id"]) == []
+    assert [snapshot(i)[1] for i in ids] == ["pending"] * 3
+
+
+def test_no_buildings_on_a_tile_without_predictions(data_home):
+    ids = build_world(data_home, footprints=0, tiles=2)
+    with transaction() as s:
+        result = review.no_buildings(s, "ann", ids["tile_id"], {})
+        ev = s.scalar(select(ReviewEvent))
+        assert (ev.action, ev.footprint_id, ev.tile_id) == ("no_buildings", None, ids["tile_id"])
+    assert result.review_state == "reviewed" and result.footprint_ids == []
+    assert not background_example(ids["project_id"], ids["tile_id"]).instances.any()
+
+
+def test_no_buildings_refuses_stale_views_and_accepted_buildings(world):
+    a, b, c = world["footprint_ids"]
+    tile = world["tile_id"]
+    with pytest.raises(ReviewConflict, match="new buildings"):
+        with transaction() as s:
+            review.no_buildings(s, "ann", tile, versions(a, b))  # c was not on ann's screen
+    seen = versions(a, b, c)
+    with transaction() as s:
+        review.reject(s, "bob", versions(c))
+    with transaction() as s:
+        review.undo(s, "bob", tile)  # c is pending again, at a newer version
+    with pytest.raises(ReviewConflict, match="changed by bob"):
+        with transaction() as s:
+            review.no_buildings(s, "ann", tile, seen)
+    with transaction() as s:
+        review.accept(s, "bob", versions(a))
+    events = event_count()
+    with pytest.raises(UserError, match="1 accepted building"):
+        with transaction() as s:
+            review.no_buildings(s, "ann", tile, versions(b, c))
+    assert [snapshot(i)[1] for i in (a, b, c)] == ["accepted", "pending", "pending"] and event_count() == events

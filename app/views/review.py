@@ -1,4 +1,5 @@
-"""Review: the tile image with its heatmap and footprints; accept, reject, split, merge, draw, edit, undo."""
+"""Review: the tile image with its heatmap and footprints; accept, reject, mark "no buildings here", split,
+merge, draw, edit, undo."""
 from __future__ import annotations
 
 import pandas as pd
