@@ -1,4 +1,6 @@
-"""Models page: model versions with their validation metrics and training data size; promote and roll back.
+"""Models page: model versions with their validation metrics (and what they rest on: how many whole tiles and
+pixels), a warning for a version that scored below the then-active version on the same tiles, the real-data
+scores per place from each version's model card, and the training data size; promote and roll back.
 
 Promotion queues a re-predict job that the worker runs on the tiles nobody has reviewed; reviewed footprints
 stay as they are."""
@@ -15,8 +17,10 @@ from services.queueing import promote_version, rollback_version
 from services.status import job_table_row
 from services.versions import version_rows
 
-TABLE_COLUMNS = ("name", "active", "preset", "head", "train_tiles", "val_tiles", "pixel_iou",
-                 "base_pixel_iou", "f1", "base_f1", "fused_rate", "base_fused_rate", "parent", "created_at")
+TABLE_COLUMNS = ("name", "active", "preset", "head", "train_tiles", "val_tiles", "val_pixels", "pixel_iou",
+                 "base_pixel_iou", "active_pixel_iou", "f1", "base_f1", "active_f1", "fused_rate",
+                 "base_fused_rate", "real_mean_f1", "parent", "created_at")
+COUNT_COLUMNS = ("train_tiles", "val_tiles", "val_pixels")
 
 
 def notice() -> None:
@@ -40,10 +44,41 @@ def act(action, *args) -> None:
 
 def versions_table(rows: list[dict]) -> None:
     frame = pd.DataFrame(rows)
+    for column in COUNT_COLUMNS:
+        if column in frame.columns:
+            frame[column] = frame[column].astype("Int64")  # counts, blank where not recorded
     shown = [c for c in TABLE_COLUMNS if c in frame.columns]
     st.dataframe(frame[shown], hide_index=True)
-    st.caption("pixel_iou / f1 / fused_rate: the version on its validation tiles; base_*: the version it was "
-               "fine-tuned from, on the same tiles.")
+    st.caption("pixel_iou / f1 / fused_rate: the version on its validation tiles (val_tiles whole tiles, "
+               "val_pixels pixels: pending predictions count as background); base_*: the version it was "
+               "fine-tuned from, active_*: the version active when it was evaluated, both on the same tiles; "
+               "real_mean_f1: mean F1 over the real places of its model card.")
+
+
+def warnings(rows: list[dict]) -> None:
+    for row in rows:
+        if row.get("warning"):
+            st.warning(f"{row['name']} is {row['warning']}.")
+
+
+def details(rows: list[dict]) -> None:
+    """Per version: the validation figures with their basis, and the real-data scores per place."""
+    shown = [r for r in rows if r.get("validation") or r.get("real_eval")]
+    if not shown:
+        return
+    st.subheader("Scores per version")
+    for row in shown:
+        label = row["name"] + (" (active)" if row["active"] else "")
+        with st.expander(label, expanded=row["active"] or bool(row.get("warning"))):
+            if row.get("validation"):
+                st.markdown(row["validation"])
+            real = row.get("real_eval")
+            if real:
+                mean = f" (mean F1 {float(real['mean_f1']):.3f})" if real.get("mean_f1") is not None else ""
+                st.markdown(f"Real-data scores per place{mean}:")
+                st.dataframe(pd.DataFrame(real["rows"]), hide_index=True, key=f"real_{row['id']}")
+                if real.get("protocol"):
+                    st.caption(f"Protocol: {real['protocol']}")
 
 
 def controls(rows: list[dict]) -> None:
@@ -77,8 +112,10 @@ def main() -> None:
     notice()
     active = next((r["name"] for r in rows if r["active"]), "none")
     st.write(f"Active version: **{active}**")
+    warnings(rows)
     versions_table(rows)
     controls(rows)
+    details(rows)
     repredict_jobs()
 
 

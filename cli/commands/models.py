@@ -20,12 +20,14 @@ def _num(value: Any) -> str:
 
 
 def version_table(rows: list[dict[str, Any]]) -> str:
-    """Plain-text table of versions: metrics of each version beside its base's (in brackets)."""
+    """Plain-text table of versions: metrics of each version beside its base's (in brackets); then a line per
+    version that scored below the then-active version on the same validation tiles."""
     lines = [f"{'':2}{'name':<28}{'preset':<8}{'tiles':>6}  {'pixel IoU':<16}{'F1':<16}{'fused rate':<16}"]
     for r in rows:
         pair = {k: f"{_num(r.get(k))} ({_num(r.get('base_' + k))})" for k in ("pixel_iou", "f1", "fused_rate")}
         lines.append(f"{'* ' if r['active'] else '  '}{r['name']:<28}{r['preset']:<8}{r['train_tiles']:>6}  "
                      f"{pair['pixel_iou']:<16}{pair['f1']:<16}{pair['fused_rate']:<16}")
+    lines += [f"! {r['name']} is {r['warning']}" for r in rows if r.get("warning")]
     return "\n".join(lines)
 
 
