@@ -27,3 +27,10 @@ CLI_LEARNING_RATE = FIT_LEARNING_RATE
 CLI_VALIDATION_SHARE = 0.15
 
 PATIENCE = 6  # epochs without a better validation loss before training stops
+
+# The worker's fine-tune (worker/retrain.py): below MIN_TRAIN_TILES training tiles a retrain job is refused (a
+# single tile teaches a network mostly its own noise); below FREEZE_ENCODER_BELOW_TILES training tiles the base
+# model's encoder stays frozen and only the decoder and head learn, so a small reviewed set cannot wreck the
+# features the base learned from far more imagery.
+MIN_TRAIN_TILES = 2
+FREEZE_ENCODER_BELOW_TILES = 20

@@ -173,8 +173,19 @@ def _fused_over_tiles(pairs: list) -> float:
     return fused / n if n else 0.0
 
 
-def compare_on_validation(new_path: str, base_path: str, examples: Sequence,
-                          base_name: str) -> dict[str, Any]:
-    """Metrics JSON of a new version: its scores and its base's on the same validation tiles."""
-    return {"val_tiles": len(examples), "base_version": base_name,
-            "new": score_model(new_path, examples), "base": score_model(base_path, examples)}
+def validation_basis(examples: Sequence) -> dict[str, int]:
+    """What a validation figure rests on: how many tiles, and how many pixels were scored (the valid ones)."""
+    return {"val_tiles": len(examples), "val_pixels": int(sum(int(np.count_nonzero(ex.valid)) for ex in examples))}
+
+
+def compare_on_validation(new_path: str, base_path: str, examples: Sequence, base_name: str, *,
+                          active_name: str | None = None, active_path: str | None = None) -> dict[str, Any]:
+    """Metrics JSON of a new version: its scores and its base's on the same validation tiles, with the basis
+    (``val_tiles``, ``val_pixels``); with ``active_name`` also the active version's scores on those tiles (its
+    base's scores again, without a second pass, when it is the same file)."""
+    new, base = score_model(new_path, examples), score_model(base_path, examples)
+    metrics: dict[str, Any] = {**validation_basis(examples), "base_version": base_name, "new": new, "base": base}
+    if active_name is not None and active_path is not None:
+        same = Path(active_path).resolve() == Path(base_path).resolve()
+        metrics.update(active_version=active_name, active=base if same else score_model(active_path, examples))
+    return metrics

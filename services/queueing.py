@@ -23,6 +23,15 @@ MAX_PATCH = 256
 PATCH_MULTIPLE = 32
 
 
+def too_few_tiles(n_train: int, n_reviewed: int) -> str | None:
+    """Why a fine-tune on ``n_train`` training tiles (of ``n_reviewed`` reviewed ones) is refused, or None."""
+    if n_train >= defaults.MIN_TRAIN_TILES:
+        return None
+    return (f"too few reviewed tiles to fine-tune: {n_train} training tile{'s' if n_train != 1 else ''} of "
+            f"{n_reviewed} reviewed, and a fine-tune needs at least {defaults.MIN_TRAIN_TILES} plus one that "
+            f"validates; review at least {defaults.MIN_TRAIN_TILES + 1} tiles, then retrain")
+
+
 def _check_numbers(epochs: int, batch_size: int, learning_rate: float) -> None:
     if not 1 <= epochs <= 1000:
         raise UserError(f"epochs must be between 1 and 1000, got {epochs}")
@@ -56,8 +65,9 @@ def training_patch(session: Session, tile_ids: list[int]) -> int:
 def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCHS,
                   batch_size: int = DEFAULT_BATCH_SIZE, learning_rate: float = DEFAULT_LEARNING_RATE,
                   preset: str | None = None, head: str | None = None) -> Job:
-    """Queue fine-tuning of the active model on the project's reviewed tiles; refuses when none are reviewed
-    or when a retrain of this project is already queued or running."""
+    """Queue fine-tuning of the active model on the project's reviewed tiles; refuses when none are reviewed,
+    when too few are for a fine-tune (``too_few_tiles``) or when a retrain of this project is already queued or
+    running."""
     _check_numbers(epochs, batch_size, learning_rate)
     project = session.get(Project, project_id)
     if project is None:
@@ -70,8 +80,11 @@ def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCH
     if busy is not None:
         raise UserError(f"retrain job {busy.id} of project '{project.name}' is already {busy.status}; "
                         "wait for it or cancel it first")
-    base = usable_version(session)
     train_ids, val_ids = split_tiles(tile_ids)
+    reason = too_few_tiles(0 if train_ids == val_ids else len(train_ids), len(tile_ids))
+    if reason:
+        raise UserError(f"project '{project.name}': {reason}")
+    base = usable_version(session)
     params: dict[str, Any] = {
         "project_id": project_id, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
         "preset": preset or base.preset, "head": head or base.head,

@@ -88,7 +88,7 @@ def test_page_without_projects_says_what_to_do(data_home):
 def test_retrain_button_queues_a_job_that_survives_a_reload(data_home, tmp_path):
     _, tiles = tiny_project(tmp_path)
     unlabel(tiles)
-    review_tiles(tiles[:2])
+    review_tiles(tiles[:3])  # two train, one validates: the fewest a fine-tune accepts
     tiny_base_version(tmp_path)
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.number_input(key="train_epochs").set_value(3).run()
@@ -97,7 +97,19 @@ def test_retrain_button_queues_a_job_that_survives_a_reload(data_home, tmp_path)
     with transaction() as session:
         (job,) = jobs.list_jobs(session)
         chosen = sorted(job.params["train_tile_ids"] + job.params["val_tile_ids"])
-        assert (job.status, job.params["epochs"], chosen) == ("queued", 3, tiles[:2])
+        assert (job.status, job.params["epochs"], chosen) == ("queued", 3, tiles[:3])
     reloaded = AppTest.from_file(PAGE, default_timeout=30).run()  # a new browser session reads it back
     assert reloaded.subheader[0].value == f"Job {job.id}: queued"
-    assert "2 reviewed tiles" in " ".join(c.value for c in reloaded.caption)
+    assert "3 reviewed tiles" in " ".join(c.value for c in reloaded.caption)
+
+
+def test_retrain_with_too_few_reviewed_tiles_is_refused(data_home, tmp_path):
+    _, tiles = tiny_project(tmp_path)
+    unlabel(tiles)
+    review_tiles(tiles[:2])  # one would train, one validate: below the minimum of two training tiles
+    tiny_base_version(tmp_path)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.button(key="retrain").click().run()
+    assert "too few reviewed tiles to fine-tune: 1 training tile of 2 reviewed" in at.error[0].value
+    with transaction() as session:
+        assert jobs.list_jobs(session) == []

@@ -28,8 +28,12 @@ def test_compare_scores_new_and_base_on_the_same_tiles(tmp_path):
     rng = np.random.default_rng(0)
     example = TrainingExample(rng.random((64, 64, 3), dtype=np.float32), _touching_squares(),
                               np.ones((64, 64), bool))
-    metrics = compare_on_validation(str(path), str(path), [example], "tiny")
+    example.valid[:, :8] = False  # nodata: not scored
+    metrics = compare_on_validation(str(path), str(path), [example], "tiny", active_name="tiny",
+                                    active_path=str(path))
     assert metrics["val_tiles"] == 1 and metrics["base_version"] == "tiny"
+    assert metrics["val_pixels"] == 64 * 56  # what the figures rest on
+    assert metrics["active_version"] == "tiny" and metrics["active"] == metrics["base"]
     assert metrics["new"] == metrics["base"]  # the same model on the same tiles scores the same
     for key in ("pixel_iou", "f1", "precision", "recall", "fused_rate"):
         assert 0.0 <= metrics["new"][key] <= 1.0
