@@ -85,7 +85,10 @@ def train(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=["train", "score"])
+    parser.add_argument("phase", choices=["train", "score", "card"],
+                        help="card: write --candidate's figures from table.json into --card (the model card)")
+    parser.add_argument("--candidate", default="shipped-ft")
+    parser.add_argument("--card", default=str(ROOT / "model" / "weights" / "default.card.json"))
     parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "real"))
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
@@ -101,7 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(args.root).is_dir():
         sys.exit(f"{args.root} is missing: this benchmark needs the real data of ../shared/data")
-    train(args) if args.phase == "train" else score(args)
+    {"train": train, "score": score, "card": write_card}[args.phase](args)
 
 
 MIN_AREA_M2 = 5.0  # SpaceNet's 20 px at the model's 0.5 m; the same for every candidate
@@ -192,6 +195,27 @@ def score(args) -> None:
                                                                          table[name][place.name].items()}}), flush=True)
     (out / "table.json").write_text(json.dumps(table, indent=1))
     print_table(table)
+
+
+def write_card(args) -> None:
+    """Put a candidate's per-place figures (each from the fold that held the place out) on a model card."""
+    import numpy as np
+
+    table = json.loads((Path(args.out) / "table.json").read_text())[args.candidate]
+    places = {p: {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for p, row in table.items()}
+    folds = {p: next((f for f in FOLDS if p in f), ["atlanta"]) for p in places}
+    card_path = Path(args.card)
+    card = json.loads(card_path.read_text())
+    card["real_eval"] = {
+        "protocol": "leave places out: each place scored with the model trained without it (4 folds of places, "
+                    f"same recipe as this model); SpaceNet F1 at IoU >= 0.5 on whole scenes, counts summed per place, "
+                    f"{MIN_AREA_M2} m2 minimum area, threshold {card.get('threshold', 0.75)}, 1 view; bench/bench_real.py",
+        "mean_f1": round(float(np.mean([r["f1"] for p, r in places.items() if p != "atlanta-pan-sample"])), 4),
+        "places": places, "folds": folds}
+    tmp = card_path.with_name(card_path.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=1))
+    tmp.replace(card_path)
+    print(json.dumps({"card": str(card_path), "mean_f1": card["real_eval"]["mean_f1"]}))
 
 
 def print_table(table: dict) -> None:

@@ -44,15 +44,16 @@ def check_tile_counts(params: dict[str, Any]) -> None:
         raise UserError(reason)
 
 
-def load_examples(ctx: JobContext, bands: int = 3) -> tuple[list, list]:
+def load_examples(ctx: JobContext, bands: int = 3, gsd_m: float | None = None) -> tuple[list, list]:
     """Training examples (reviewed policy: pending predictions are left out of the loss) and validation examples
-    (whole tiles: pending predictions are background) of the tiles chosen when the job was queued."""
+    (whole tiles: pending predictions are background) of the tiles chosen when the job was queued, resampled to
+    the base model's ground sample distance ``gsd_m`` when it has one."""
     from db.training_data import tile_examples
 
     with transaction() as session:
-        train = tile_examples(session, ctx.params["train_tile_ids"], policy="reviewed", bands=bands)
+        train = tile_examples(session, ctx.params["train_tile_ids"], policy="reviewed", bands=bands, gsd_m=gsd_m)
         val = tile_examples(session, ctx.params["val_tile_ids"], policy="reviewed", bands=bands,
-                            mask_unknown=False)
+                            mask_unknown=False, gsd_m=gsd_m)
     if not train:
         raise ValueError("none of the training tiles could be read; check that the scene files still exist")
     if not val:
@@ -249,7 +250,7 @@ def run_retrain(ctx: JobContext) -> int | None:
         if base is None:
             raise LookupError(f"base model version {ctx.params['base_model_version_id']} no longer exists")
         session.expunge(base)
-    train_set, val_set = load_examples(ctx, int(base.bands or 3))
+    train_set, val_set = load_examples(ctx, int(base.bands or 3), (base.card or {}).get("gsd_m"))
     card = train(ctx, base, train_set, val_set)
     if card.get("stopped"):
         ctx.log(f"cancelled after epoch {card.get('epochs_done', 0)}; nothing registered")

@@ -90,7 +90,7 @@ def _examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
         tile_ids = [t.id for t in project_tiles(session, args.project)]
         if not tile_ids:
             raise UserError(f"project '{args.project}' has no tiles; ingest scenes with labels first")
-        examples = tile_examples(session, tile_ids, policy="labels")
+        examples = tile_examples(session, tile_ids, policy="labels", gsd_m=args.gsd)
     return examples, {"project": args.project, "tiles": len(examples)}
 
 
