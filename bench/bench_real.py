@@ -2,7 +2,7 @@
 
 Phase ``train`` fits each trained candidate once per fold (every place is held out by exactly one fold; a fold's
 model never sees its places, nor tunes anything on them: early stopping uses a 10% split of the training tiles).
-Phase ``score`` predicts every held-out scene whole with the fold's model (and the shipped model on all places)
+Phase ``score`` predicts every held-out scene whole with the fold's model (and the synthetic-only model on all places)
 and prints one row per candidate, columns per place, with the SpaceNet F1 (IoU >= 0.5, counts summed over a
 place's scenes), precision, recall, fused rate, pixel IoU and end-to-end MP/s on this machine.
 
@@ -55,7 +55,6 @@ def synthetic_examples(cache: Path, scenes: int, seed: int, gsd: float) -> list:
 
 def train(args) -> None:
     from model.data import split_by_tile
-    from model.predict import default_model_path
     from model.train import fit
 
     out, cache = Path(args.out), Path(args.out) / "cache"
@@ -74,7 +73,7 @@ def train(args) -> None:
             card = fit(train_ex, val_ex, out_dir=out / name / tag, preset="light", head="border",
                        epochs=args.epochs, batch_size=8, learning_rate=spec["lr"], patience=args.epochs,
                        init=spec["init"].format(vgg=args.vgg) if spec["init"] else None,
-                       base_model_path=default_model_path() if spec["base"] else None, gsd_m=args.gsd,
+                       base_model_path=args.synthetic_model if spec["base"] else None, gsd_m=args.gsd,
                        data_info={"places": sorted(set(examples) - set(held)), "held_out": held,
                                   "synthetic_scenes": args.synthetic, "manifest": str(MANIFEST.relative_to(ROOT))},
                        seed=0)
@@ -98,9 +97,12 @@ def main() -> None:
     parser.add_argument("--gsd", type=float, default=GSD_M)
     parser.add_argument("--synthetic", type=int, default=16, help="synthetic scenes mixed into training")
     parser.add_argument("--vgg", default="/tmp/vgg/vgg16.npz")
+    parser.add_argument("--synthetic-model", type=Path, default=ROOT / "bench" / "out" / "real" / "synthetic-only.keras",
+                        help="the synthetic-only model shipped before real data: the base of 'shipped-ft' and the "
+                             "baseline row (`git show 07f250a:model/weights/default.keras > FILE`, and its card)")
     parser.add_argument("--tta", type=int, default=1)
     parser.add_argument("--places", nargs="+", default=None, help="score only these places")
-    parser.add_argument("--no-shipped", action="store_true", help="leave the shipped model out of the scoring")
+    parser.add_argument("--no-shipped", action="store_true", help="leave the synthetic-only baseline out of the scoring")
     args = parser.parse_args()
     if not Path(args.root).is_dir():
         sys.exit(f"{args.root} is missing: this benchmark needs the real data of ../shared/data")
@@ -160,12 +162,11 @@ def place_scores(rows: list[dict]) -> dict:
     return result
 
 
-def fold_model(out: Path, name: str, place: str) -> Path:
-    """The model that scores ``place`` for a candidate: the shipped model, or the fold holding the place out."""
-    from model.predict import default_model_path
-
-    if name == "shipped":
-        return default_model_path()
+def fold_model(out: Path, name: str, place: str, synthetic_model: Path | None = None) -> Path:
+    """The model that scores ``place`` for a candidate: the synthetic-only model (the one shipped before real data),
+    or the fold holding the place out."""
+    if name == "synthetic-only":
+        return Path(synthetic_model)
     held = next(f for f in FOLDS if place in f)
     return out / name / ("fold-" + "+".join(held)) / "model.keras"
 
@@ -176,13 +177,13 @@ def score(args) -> None:
     out = Path(args.out)
     places = load_places(MANIFEST, Path(args.root), out / "cache" / "mosaics")
     table = {}
-    names = args.candidates if args.no_shipped else ["shipped", *args.candidates]
+    names = args.candidates if args.no_shipped else ["synthetic-only", *args.candidates]
     for name in names:
         table[name] = {}
         for place in places:
             if args.places and place.name not in args.places:
                 continue
-            model_path = fold_model(out, name, place.name)
+            model_path = fold_model(out, name, place.name, args.synthetic_model)
             if not model_path.exists():
                 continue
             work = out / "score" / name / place.name
