@@ -37,14 +37,14 @@ def split_preview(view: TileView, selected: dict[int, int], k: int) -> dict[str,
 
 def threshold_preview(view: TileView, threshold: float) -> list[list[list[float]]]:
     """The tile's heatmap vectorized at ``threshold`` (lon/lat rings), with the tolerance and minimum area that
-    predicting stores footprints with (``model.vectorize`` defaults), so the preview matches what it stores."""
+    predicting stores footprints with (the model card's), so the preview matches what it stores."""
     from model.vectorize import DEFAULT_MIN_AREA_M2, DEFAULT_TOLERANCE_M, vectorize
 
     if not view.heatmap_path:
         raise UserError("this tile has no heatmap yet; predict the project first")
     outputs = heatmap_outputs(view.heatmap_path)  # every band: the border head's interior seeds the separation
     found = vectorize(outputs, as_affine(view.transform), threshold, tolerance_m=DEFAULT_TOLERANCE_M,
-                      min_area_m2=DEFAULT_MIN_AREA_M2)
+                      min_area_m2=model_card_value(view, "min_area_m2", DEFAULT_MIN_AREA_M2))
     rings = []
     for detection in found:
         for part in polygon_parts(detection.polygon):
@@ -54,9 +54,14 @@ def threshold_preview(view: TileView, threshold: float) -> list[list[list[float]
 
 def model_threshold(view: TileView) -> float:
     """The threshold the tile's model predicts with (its model card's), 0.5 when the tile has no model yet."""
+    return model_card_value(view, "threshold", 0.5)
+
+
+def model_card_value(view: TileView, key: str, default: float) -> float:
+    """A number from the model card of the tile's model (``default`` when the tile has no model or the card none)."""
     from db.queries import tile_model_version
     from db.session import transaction
 
     with transaction() as session:
         version = tile_model_version(session, view.tile_id)
-        return float((version.card or {}).get("threshold", 0.5)) if version else 0.5
+        return float((version.card or {}).get(key, default)) if version else default

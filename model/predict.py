@@ -17,6 +17,7 @@ import numpy as np
 
 from errors import UserError
 from model.tta import check_views, dihedral_average
+from model.vectorize import DEFAULT_MIN_AREA_M2
 
 MULTIPLE = 32
 DEFAULT_WINDOW = 512
@@ -73,6 +74,7 @@ class Predictor:
         self.tta = check_views(int(self.card.get("tta", 1)))  # views averaged per window (model/tta.py)
         gsd = self.card.get("gsd_m")
         self.gsd_m = float(gsd) if gsd else None  # the ground sample distance the model works at (None: native)
+        self.min_area_m2 = float(self.card.get("min_area_m2", DEFAULT_MIN_AREA_M2))  # smaller polygons are dropped
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:

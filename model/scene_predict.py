@@ -19,7 +19,7 @@ from rasterio.windows import Window
 from geo.raster import as_affine
 from model.fused import fused_flags
 from model.predict import Predictor, resample_maps
-from model.vectorize import DEFAULT_MIN_AREA_M2, DEFAULT_TOLERANCE_M, Detection, vectorize
+from model.vectorize import DEFAULT_TOLERANCE_M, Detection, vectorize
 
 DEFAULT_CHUNK = 2048
 DEFAULT_MARGIN = 128
@@ -76,10 +76,10 @@ def _keep_in_core(detections: list[Detection], core, ext, transform) -> list[Det
 def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str | Path,
                   heatmap_path: str | Path | None = None, threshold: float = 0.5, chunk: int = DEFAULT_CHUNK,
                   margin: int = DEFAULT_MARGIN, tolerance_m: float = DEFAULT_TOLERANCE_M,
-                  min_area_m2: float = DEFAULT_MIN_AREA_M2,
+                  min_area_m2: float | None = None,
                   progress: Callable[[int, int], None] | None = None, tta: int | None = None) -> dict[str, Any]:
     """Predict a scene of any size; returns {"polygons", "fused", "chunks", "seconds"...}. ``tta``: views per
-    window (default: the model card's)."""
+    window (default: the model card's); ``min_area_m2`` too."""
     import time
 
     from geo.raster import inspect_scene, model_grid, read_window, resampled_transform, window_transform
@@ -89,6 +89,7 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
     extra = EXTRA_BAND.get(predictor.head)
     heat = _heatmap_writer(Path(heatmap_path), info, 2 if extra else 1) if heatmap_path else None
     gsd = predictor.gsd_m
+    min_area_m2 = predictor.min_area_m2 if min_area_m2 is None else min_area_m2
     meta = {"scene": info.path, "crs": info.crs, "pixel_size_m": info.pixel_size_m, "model": predictor.path,
             "head": predictor.head, "threshold": threshold, "tta": predictor.tta if tta is None else tta,
             "model_gsd_m": gsd}

@@ -65,7 +65,7 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
     from geo.vector import lonlat_record
     from model.fused import fused_flags, heatmap_uncertainty
     from model.predict import Predictor
-    from model.vectorize import DEFAULT_MIN_AREA_M2, DEFAULT_TOLERANCE_M, labels_to_polygons, segment
+    from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment
 
     scene = tile.scene
     image, valid = tile_image(scene, tile)
@@ -74,7 +74,7 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
     threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))
     transform = tile_transform(scene, tile)
     labels = segment(outputs, threshold)
-    dets = labels_to_polygons(labels, outputs["prob"], transform, DEFAULT_TOLERANCE_M, DEFAULT_MIN_AREA_M2,
+    dets = labels_to_polygons(labels, outputs["prob"], transform, DEFAULT_TOLERANCE_M, predictor.min_area_m2,
                               pixel_size_m=scene.pixel_size_m)  # the Review page's threshold preview uses them too
     flags = fused_flags([d.polygon for d in dets], outputs, transform, scene.pixel_size_m)
     records = [{**lonlat_record(d.polygon, scene.crs), "tile_id": tile.id, "source": FootprintSource.MODEL.value,

@@ -24,7 +24,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--tta", type=int, default=None, choices=(1, 2, 4, 8),
                         help="views averaged per window (flips/rotations): more is cleaner and slower "
                              "(default: the model card's, else 1)")
-    parser.add_argument("--min-area", type=float, default=5.0, help="minimum polygon area in m2 (5)")
+    parser.add_argument("--min-area", type=float, default=None,
+                        help="minimum polygon area in m2 (default: the model card's min_area_m2, else 5)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="polygon simplification tolerance in m (0.5)")
     return parser
 
