@@ -195,7 +195,6 @@ def read_label_mask(path: str | Path, scene_crs: str) -> LabelSet:
     """Building polygons from a raster mask (non-zero = building): one polygon per connected region."""
     import rasterio
     from rasterio import features as rio_features
-    from shapely.geometry import mapping
 
     path = Path(path)
     if not path.is_file():
@@ -209,7 +208,7 @@ def read_label_mask(path: str | Path, scene_crs: str) -> LabelSet:
     except rasterio.errors.RasterioIOError as exc:
         raise UserError(f"label mask '{path}' is not a readable raster; give a GeoTIFF mask") from exc
     shapes = rio_features.shapes(mask.astype("uint8"), mask=mask, transform=transform, connectivity=4)
-    features = [{"type": "Feature", "id": str(i), "properties": {}, "geometry": mapping(shape(geom))}
+    features = [{"type": "Feature", "id": str(i), "properties": {}, "geometry": geom}  # shapes yields GeoJSON
                 for i, (geom, _) in enumerate(shapes)]
     return _collect(path, features, crs_text, scene_crs)
 
