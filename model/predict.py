@@ -113,22 +113,6 @@ class Predictor:
                 value[~np.asarray(valid, bool)] = 0.0
         return outputs
 
-    def predict_native(self, image: np.ndarray, valid: np.ndarray, pixel_size_m: float | None,
-                       tta: int | None = None) -> dict[str, np.ndarray]:
-        """``predict_image`` at the model's ground sample distance (the card's gsd_m): the image is resampled to
-        it, predicted, and the maps come back on the image's own grid."""
-        from geo.raster import model_grid
-
-        shape = image.shape[:2]
-        grid = model_grid(shape[1], shape[0], pixel_size_m, self.gsd_m)
-        if grid == shape:
-            return self.predict_image(image, valid, tta=tta)
-        small = resample_maps({"image": image, "valid": valid.astype(np.float32)}, grid)
-        outputs = resample_maps(self.predict_image(small["image"], small["valid"] >= 0.5, tta=tta), shape)
-        for value in outputs.values():
-            value[~np.asarray(valid, bool)] = 0.0
-        return outputs
-
     def _sliding(self, image: np.ndarray, window: int, overlap: int, tta: int) -> np.ndarray:
         """Blend overlapping windows: sum(weight * output) / sum(weight)."""
         h, w = image.shape[:2]

@@ -59,18 +59,32 @@ def heatmap_outputs(path: str | Path) -> dict[str, np.ndarray]:
         return {name: src.read(i + 1).astype(np.float32) for i, name in enumerate(names)}
 
 
+def tile_outputs(scene, tile: Tile, predictor) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The model's output maps and the valid mask on the tile's own grid. The tile is read at the model's GSD
+    through the same resampling read as training and scene prediction, and the maps are brought back."""
+    from geo.tiles import tile_image
+    from model.predict import resample_maps
+
+    image, valid = tile_image(scene, tile, predictor.gsd_m)
+    shape = (tile.height, tile.width)
+    outputs = resample_maps(predictor.predict_image(image, valid), shape)
+    valid = resample_maps({"valid": valid.astype(np.float32)}, shape)["valid"] >= 0.5
+    for value in outputs.values():
+        value[~valid] = 0.0
+    return outputs, valid
+
+
 def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = None) -> TilePrediction:
     """Run the model on one tile and vectorize (no database writes)."""
-    from geo.tiles import tile_image, tile_transform
+    from geo.tiles import tile_transform
     from geo.vector import lonlat_record
     from model.fused import fused_flags, heatmap_uncertainty
     from model.predict import Predictor
     from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment
 
     scene = tile.scene
-    image, valid = tile_image(scene, tile)
     predictor = Predictor.load(version.path)
-    outputs = predictor.predict_native(image, valid, scene.pixel_size_m)  # at the model's GSD, back on the tile grid
+    outputs, valid = tile_outputs(scene, tile, predictor)
     threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))
     transform = tile_transform(scene, tile)
     labels = segment(outputs, threshold)
