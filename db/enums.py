@@ -1,5 +1,5 @@
-"""The fixed vocabularies stored as plain strings: footprint statuses and sources, tile review states, job kinds
-and job statuses. Each is a ``StrEnum``, so a member equals its string ("accepted" == FootprintStatus.ACCEPTED)
+"""The fixed vocabularies stored as plain strings: footprint statuses and sources, tile review states, job kinds,
+job statuses and user roles. Each is a ``StrEnum``, so a member equals its string ("accepted" == FootprintStatus.ACCEPTED)
 and can be written to and compared with the String columns directly."""
 from __future__ import annotations
 
@@ -37,3 +37,8 @@ class JobStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class Role(StrEnum):
+    REVIEWER = "reviewer"  # review and export
+    ADMIN = "admin"        # also projects, scenes, retrain, promote, roll back, cancel jobs, users

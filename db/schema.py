@@ -21,12 +21,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from db.enums import FootprintSource, FootprintStatus, JobStatus, TileState
+from db.enums import FootprintSource, FootprintStatus, JobStatus, Role, TileState
 
 FOOTPRINT_SOURCES = tuple(s.value for s in FootprintSource)
 FOOTPRINT_STATUSES = tuple(s.value for s in FootprintStatus)
 TILE_REVIEW_STATES = tuple(s.value for s in TileState)
 JOB_STATUSES = tuple(s.value for s in JobStatus)
+ROLES = tuple(r.value for r in Role)
 
 
 def utcnow() -> datetime:
@@ -101,6 +102,31 @@ class Reviewer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    """A person who signs in. Only an argon2 hash of the password is stored; events keep the name after removal."""
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True, nullable=True)  # single sign-on identity
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: signs in through SSO only
+    role: Mapped[str] = mapped_column(String(20), default=Role.REVIEWER.value)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerBeat(Base):
+    """One row per running worker process, refreshed by its heartbeat: workers on any host are visible."""
+    __tablename__ = "workers"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # the worker id jobs carry in Job.worker_id
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    current_job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ModelVersion(Base):
