@@ -103,7 +103,7 @@ def timed_export(project_id: int, out: Path, fmt: str = "geojson", trace: bool =
         if trace:
             tracemalloc.start()
         start = time.perf_counter()
-        writer(session, project_id, out)
+        writer(session, project_id, out, overwrite=True)
         elapsed = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1] if trace else 0
         if trace:

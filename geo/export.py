@@ -14,6 +14,7 @@ from typing import IO, Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo.atomic import atomic_path, atomic_text
 from geo.vector import geometry_from_json, geometry_to_json, polygon_parts, rfc7946
 
 PROPERTIES = ("id", "tile", "scene", "status", "source", "score", "model_version", "reviewer", "reviewed_at")
@@ -55,19 +56,20 @@ def _largest_polygonal(geom: BaseGeometry) -> BaseGeometry:
 
 
 @contextmanager
-def _text_target(out: str | Path | IO[str]) -> Iterator[IO[str]]:
+def _text_target(out: str | Path | IO[str], overwrite: bool = False) -> Iterator[IO[str]]:
+    """A file path is written under a temporary name and renamed into place (``geo.atomic``); a handle as is."""
     if isinstance(out, (str, Path)):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "w", encoding="utf-8") as handle:
+        with atomic_text(out, overwrite) as handle:
             yield handle
     else:
         yield out
 
 
-def write_geojson(features: Iterable[Feature], out: str | Path | IO[str]) -> int:
-    """Write a FeatureCollection feature by feature; returns the number of features."""
+def write_geojson(features: Iterable[Feature], out: str | Path | IO[str], overwrite: bool = False) -> int:
+    """Write a FeatureCollection feature by feature (a file appears whole or not at all; an existing file only
+    with ``overwrite``); returns the number of features."""
     count = 0
-    with _text_target(out) as handle:
+    with _text_target(out, overwrite) as handle:
         handle.write('{"type": "FeatureCollection", "features": [\n')
         for props, geometry in features:
             if count:
@@ -81,20 +83,19 @@ def write_geojson(features: Iterable[Feature], out: str | Path | IO[str]) -> int
     return count
 
 
-def write_gpkg(features: Iterable[Feature], out: str | Path, layer: str = "footprints") -> int:
-    """Write a GeoPackage layer in chunks of ``GPKG_CHUNK`` features (appended); returns the feature count."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
-        out.unlink()
+def write_gpkg(features: Iterable[Feature], out: str | Path, layer: str = "footprints",
+               overwrite: bool = False) -> int:
+    """Write a GeoPackage layer in chunks of ``GPKG_CHUNK`` features (appended) into a temporary file renamed into
+    place at the end (an existing file only with ``overwrite``); returns the feature count."""
     count, chunk = 0, []
-    for feature in features:
-        chunk.append(feature)
-        if len(chunk) == GPKG_CHUNK:
-            count += _append_gpkg(chunk, out, layer, first=count == 0)
-            chunk = []
-    if chunk or count == 0:
-        count += _append_gpkg(chunk, out, layer, first=count == 0)
+    with atomic_path(out, overwrite, suffix=".gpkg") as tmp:
+        for feature in features:
+            chunk.append(feature)
+            if len(chunk) == GPKG_CHUNK:
+                count += _append_gpkg(chunk, tmp, layer, first=count == 0)
+                chunk = []
+        if chunk or count == 0:
+            count += _append_gpkg(chunk, tmp, layer, first=count == 0)
     return count
 
 

@@ -76,10 +76,12 @@ def export_geojson(
     status: str | Sequence[str] | None = None,
     tile_id: int | None = None,
     scene_id: int | None = None,
+    overwrite: bool = False,
 ) -> int:
-    """Stream a project's footprints (filtered) to a GeoJSON file or text handle; returns the feature count."""
+    """Stream a project's footprints (filtered) to a GeoJSON file (written whole or not at all; an existing file
+    only with ``overwrite``) or text handle; returns the feature count."""
     return write_geojson(
-        iter_features(session, project_id, status=status, tile_id=tile_id, scene_id=scene_id), out
+        iter_features(session, project_id, status=status, tile_id=tile_id, scene_id=scene_id), out, overwrite
     )
 
 
@@ -104,10 +106,11 @@ def export_gpkg(
     tile_id: int | None = None,
     scene_id: int | None = None,
     layer: str = "footprints",
+    overwrite: bool = False,
 ) -> int:
     """Write a GeoPackage layer (in chunks, see ``geo.export.write_gpkg``); returns the feature count."""
     features = iter_features(session, project_id, status=status, tile_id=tile_id, scene_id=scene_id)
-    return write_gpkg(features, out, layer)
+    return write_gpkg(features, out, layer, overwrite)
 
 
 def gpkg_bytes(session: Session, project_id: int, tmp_dir: str | Path, **filters: Any) -> bytes:

@@ -87,7 +87,9 @@ def test_status_tile_and_scene_filters(data_home, tmp_path, capsys):
     accepted = json.loads(out.read_text())["features"]
     assert 0 < in_tile and len(accepted) == 43 - in_tile
     assert rejected not in {f["id"] for f in accepted}
-    assert main(["export", "--project", "atl", "--out", str(out), "--status", "all"]) == 0
+    assert main(["export", "--project", "atl", "--out", str(out), "--status", "all"]) == 2  # exists: refused
+    assert len(json.loads(out.read_text())["features"]) == len(accepted)  # left as it was
+    assert main(["export", "--project", "atl", "--out", str(out), "--status", "all", "--force"]) == 0
     assert len(json.loads(out.read_text())["features"]) == 43
     assert main(["export", "--project", "atl", "--out", str(out), "--status", "bogus"]) == 2
     assert "unknown status" in capsys.readouterr().err

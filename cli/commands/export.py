@@ -8,6 +8,7 @@ from typing import Any
 
 from db.enums import FootprintStatus
 from errors import UserError
+from geo.atomic import check_writable
 
 STATUS_CHOICES = tuple(s.value for s in FootprintStatus)  # pending, accepted, rejected, deleted
 
@@ -31,6 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--scene", type=int, help="only this scene id")
     parser.add_argument("--tile", type=int, help="only this tile id")
+    parser.add_argument("--force", action="store_true", help="overwrite --out when it exists")
     return parser
 
 
@@ -67,8 +69,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(
             f"--out '{args.out}' is a folder; give a file name such as {args.out / 'footprints.geojson'}"
         )
+    check_writable(args.out, overwrite=args.force, what="--out")
     with transaction() as session:
         project = get_project(session, args.project)
         writer = export_gpkg if fmt == "gpkg" else export_geojson
-        count = writer(session, project.id, args.out, status=statuses, tile_id=args.tile, scene_id=args.scene)
+        count = writer(session, project.id, args.out, status=statuses, tile_id=args.tile, scene_id=args.scene,
+                       overwrite=args.force)
     return {"project": args.project, "out": str(args.out), "format": fmt, "features": count}
