@@ -8,21 +8,24 @@ reviewer's name and the footprint versions the reviewer saw. A version that no l
 Geometries passed in and out are shapely geometries in lon/lat (EPSG:4326)."""
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from errors import UserError
 from db.enums import FootprintSource, FootprintStatus, TileState
 from db.rules import is_building, tile_state
 from db.schema import Footprint, ReviewEvent, Reviewer, Tile, utcnow
-from geo.edit import InvalidGeometry, merge_polygons, validate_polygon
+from geo.edit import InvalidGeometry, check_split_parts, merge_polygons, validate_polygon
 from geo.vector import geometry_from_json, lonlat_record
 
 __all__ = ["ReviewConflict", "InvalidGeometry", "ActionResult", "accept", "reject", "delete", "accept_all_remaining",
@@ -32,6 +35,8 @@ __all__ = ["ReviewConflict", "InvalidGeometry", "ActionResult", "accept", "rejec
 LONLAT = "EPSG:4326"
 UNDO_PREFIX, REDO_PREFIX = "undo-", "redo-"
 REPLAY_ACTIONS = ("undo", "redo")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class ReviewConflict(UserError):
@@ -60,9 +65,48 @@ def ensure_reviewer(session: Session, name: str) -> str:
     if len(name) > 200:
         raise UserError("the reviewer name is longer than 200 characters; use a shorter one")
     if session.scalar(select(Reviewer.id).where(Reviewer.name == name)) is None:
-        session.add(Reviewer(name=name))
-        session.flush()
+        _insert_reviewer(session, name)
     return name
+
+
+def _insert_reviewer(session: Session, name: str) -> None:
+    """Insert the reviewer unless a concurrent transaction just did (INSERT ... ON CONFLICT DO NOTHING on SQLite
+    and PostgreSQL; elsewhere a savepoint that ignores the unique-name violation)."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
+        session.execute(module.insert(Reviewer).values(name=name, created_at=utcnow())
+                        .on_conflict_do_nothing(index_elements=[Reviewer.name]))
+        return
+    try:
+        with session.begin_nested():
+            session.add(Reviewer(name=name))
+    except IntegrityError:
+        pass
+
+
+CONFLICT_MESSAGE = ("a building on this tile was changed by someone else while you worked; nothing was saved and "
+                    "the tile was reloaded: look again and retry")
+BUSY_MARKERS = ("database is locked", "deadlock detected", "could not serialize")
+
+
+def conflicts_as_review_conflict(action: Callable[P, R]) -> Callable[P, R]:
+    """Every database-level conflict inside a review action (SQLAlchemy's stale-version check at any flush, a
+    unique or foreign-key violation from a concurrent change, a PostgreSQL deadlock / serialization failure, an
+    SQLite lock that outlived the busy timeout) becomes ``ReviewConflict``; the caller's transaction rolls back."""
+
+    @functools.wraps(action)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return action(*args, **kwargs)
+        except (StaleDataError, IntegrityError) as exc:
+            raise ReviewConflict(CONFLICT_MESSAGE) from exc
+        except OperationalError as exc:
+            if any(marker in str(exc).lower() for marker in BUSY_MARKERS):
+                raise ReviewConflict(CONFLICT_MESSAGE) from exc
+            raise
+
+    return wrapper
 
 
 def _load(session: Session, expected: Mapping[int, int]) -> list[Footprint]:
@@ -135,11 +179,7 @@ def _new_footprint(session: Session, tile: Tile, geom: BaseGeometry, reviewer: s
 def _finish(session: Session, action: str, group: str, tile_id: int, ids: list[int], message: str
             ) -> ActionResult:
     """Flush (turning SQLAlchemy's stale-version error into ReviewConflict) and update the tile's state."""
-    try:
-        session.flush()
-    except StaleDataError as exc:
-        raise ReviewConflict("a building was changed by another reviewer while you worked; nothing was saved, "
-                             "look again and retry") from exc
+    session.flush()  # a stale version raises here; conflicts_as_review_conflict turns it into ReviewConflict
     state = update_review_state(session, tile_id)
     return ActionResult(action, group, tile_id, ids, state, message)
 
@@ -175,16 +215,19 @@ def _set_many(session: Session, reviewer: str, expected: Mapping[int, int], acti
     return _finish(session, action, group, footprints[0].tile_id, ids, f"{action}: {len(ids)} building(s)")
 
 
+@conflicts_as_review_conflict
 def accept(session: Session, reviewer: str, expected: Mapping[int, int]) -> ActionResult:
     """Accept the footprints ``{id: version seen}``."""
     return _set_many(session, reviewer, expected, "accept", FootprintStatus.ACCEPTED.value)
 
 
+@conflicts_as_review_conflict
 def reject(session: Session, reviewer: str, expected: Mapping[int, int]) -> ActionResult:
     """Reject the footprints (they count as background for training)."""
     return _set_many(session, reviewer, expected, "reject", FootprintStatus.REJECTED.value)
 
 
+@conflicts_as_review_conflict
 def delete(session: Session, reviewer: str, expected: Mapping[int, int]) -> ActionResult:
     """Delete the footprints (status "deleted": hidden, kept for undo and history)."""
     return _set_many(session, reviewer, expected, "delete", FootprintStatus.DELETED.value)
@@ -217,6 +260,7 @@ def _set_tile(session: Session, reviewer: str, tile: Tile, footprints: Sequence[
     return _finish(session, action, group, tile.id, [fp.id for fp in footprints], message)
 
 
+@conflicts_as_review_conflict
 def accept_all_remaining(session: Session, reviewer: str, tile_id: int,
                          expected: Mapping[int, int] | None = None) -> ActionResult:
     """Accept every pending footprint of the tile; with ``expected``, refuse when the pending set or a version
@@ -228,6 +272,7 @@ def accept_all_remaining(session: Session, reviewer: str, tile_id: int,
                      f"accepted the {len(footprints)} remaining building(s)")
 
 
+@conflicts_as_review_conflict
 def no_buildings(session: Session, reviewer: str, tile_id: int,
                  expected: Mapping[int, int] | None = None) -> ActionResult:
     """The "No buildings here" action: reject every pending footprint of the tile and mark it reviewed, so a
@@ -249,6 +294,7 @@ def no_buildings(session: Session, reviewer: str, tile_id: int,
 
 # ---------------------------------------------------------------- geometry actions
 
+@conflicts_as_review_conflict
 def split(session: Session, reviewer: str, footprint_id: int, expected_version: int,
           parts: Sequence[BaseGeometry]) -> ActionResult:
     """Replace one footprint by ``parts``: the original becomes "deleted", each part a human, accepted footprint."""
@@ -259,9 +305,11 @@ def split(session: Session, reviewer: str, footprint_id: int, expected_version: 
     tile = _tile(session, original.tile_id)
     area = _tile_area(tile, [original])
     checked = [validate_polygon(p, area, what=f"part {i + 1}") for i, p in enumerate(parts)]
+    check_split_parts(geometry_from_json(original.geometry), checked)
     return _replace(session, reviewer, "split", tile, [original], checked)
 
 
+@conflicts_as_review_conflict
 def merge(session: Session, reviewer: str, expected: Mapping[int, int]) -> ActionResult:
     """Replace two or more touching/overlapping footprints by their union (a human, accepted footprint)."""
     reviewer = ensure_reviewer(session, reviewer)
@@ -286,6 +334,7 @@ def _replace(session: Session, reviewer: str, action: str, tile: Tile, originals
     return _finish(session, action, group, tile.id, ids, f"{action}: {len(originals)} -> {len(created)} building(s)")
 
 
+@conflicts_as_review_conflict
 def draw(session: Session, reviewer: str, tile_id: int, geometry: BaseGeometry) -> ActionResult:
     """Add a missed building drawn by the reviewer (source human, accepted)."""
     reviewer = ensure_reviewer(session, reviewer)
@@ -297,6 +346,7 @@ def draw(session: Session, reviewer: str, tile_id: int, geometry: BaseGeometry) 
     return _finish(session, "draw", group, tile.id, [fp.id], "added a building")
 
 
+@conflicts_as_review_conflict
 def edit_vertices(session: Session, reviewer: str, footprint_id: int, expected_version: int,
                   geometry: BaseGeometry) -> ActionResult:
     """Replace a footprint's outline (same row, version bumped); the edited footprint counts as accepted."""
@@ -341,6 +391,7 @@ def _replay(session: Session, reviewer: str, events: Sequence[ReviewEvent], back
     return ids
 
 
+@conflicts_as_review_conflict
 def undo(session: Session, reviewer: str, tile_id: int) -> ActionResult:
     """Undo the reviewer's latest action on the tile, restoring the exact previous geometry and status."""
     reviewer = ensure_reviewer(session, reviewer)
@@ -357,6 +408,7 @@ def undo(session: Session, reviewer: str, tile_id: int) -> ActionResult:
     return _finish(session, "undo", UNDO_PREFIX + last, tile.id, ids, f"undid {events[0].action}")
 
 
+@conflicts_as_review_conflict
 def redo(session: Session, reviewer: str, tile_id: int) -> ActionResult:
     """Redo the reviewer's most recently undone action on the tile, unless they acted on the tile since."""
     reviewer = ensure_reviewer(session, reviewer)

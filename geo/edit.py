@@ -21,6 +21,7 @@ from errors import UserError
 from geo.vector import from_lonlat, polygon_parts, rfc7946, to_lonlat
 
 MIN_PART_SHARE = 0.02  # a split part smaller than this share of the original is a sliver, refused
+SPLIT_TOLERANCE = 0.01  # overlap / overhang of split parts allowed for rounding, as a share of the original's area
 
 
 class InvalidGeometry(UserError):
@@ -29,7 +30,12 @@ class InvalidGeometry(UserError):
 
 def polygon_from_coords(coords: Sequence[Sequence[float]]) -> Polygon:
     """A polygon from a ring of (x, y) points (closed or not); InvalidGeometry for fewer than 3 distinct points."""
-    points = [tuple(map(float, p[:2])) for p in coords]
+    try:
+        points = [tuple(map(float, p[:2])) for p in coords]
+    except (TypeError, ValueError) as exc:
+        raise InvalidGeometry("the outline's corners must be pairs of numbers; draw the outline again") from exc
+    if not all(np.isfinite(p).all() and len(p) == 2 for p in points):
+        raise InvalidGeometry("the outline has corners that are not finite numbers; draw the outline again")
     if len(points) > 1 and points[0] == points[-1]:
         points = points[:-1]
     if len(set(points)) < 3:
@@ -42,8 +48,12 @@ def validate_polygon(geom: BaseGeometry, allowed: BaseGeometry, what: str = "bui
     """``geom`` if it is one valid, non-empty polygon lying within ``allowed`` (the tile); else InvalidGeometry."""
     if not isinstance(geom, Polygon) or geom.is_empty:
         raise InvalidGeometry(f"the {what} must be a single polygon, got {geom.geom_type}; draw one outline")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise InvalidGeometry(f"the {what} has coordinates that are not finite numbers; draw the outline again")
     if len(set(geom.exterior.coords)) < 3:
         raise InvalidGeometry(f"the {what} needs at least 3 distinct corners; draw the outline again")
+    if Polygon(geom.exterior).convex_hull.area <= 0:
+        raise InvalidGeometry(f"the {what} has no area (its corners lie on one line); draw a real outline")
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
         raise InvalidGeometry(f"the {what} outline is invalid ({reason}); edges must not cross, redraw it")
@@ -53,6 +63,19 @@ def validate_polygon(geom: BaseGeometry, allowed: BaseGeometry, what: str = "bui
     if not geom.within(allowed.buffer(tolerance)):
         raise InvalidGeometry(f"the {what} reaches outside the tile; keep it inside the tile image")
     return geom
+
+
+def check_split_parts(original: Polygon, parts: Sequence[Polygon], tolerance: float = SPLIT_TOLERANCE) -> None:
+    """InvalidGeometry unless the parts are pairwise disjoint (they may share edges) and lie inside ``original``;
+    ``tolerance`` is a share of the original's area allowed for rounding (pixel <-> lon/lat)."""
+    slack = tolerance * original.area
+    for i, part in enumerate(parts):
+        if part.difference(original).area > slack:
+            raise InvalidGeometry(f"split part {i + 1} reaches outside the building; split along a line inside it")
+        for j in range(i):
+            if part.intersection(parts[j]).area > slack:
+                raise InvalidGeometry(f"split parts {j + 1} and {i + 1} overlap; parts of a split must not "
+                                      "overlap, split along a line instead")
 
 
 def split_along_line(polygon: Polygon, line_coords: Sequence[Sequence[float]]) -> list[Polygon]:
