@@ -70,7 +70,12 @@ def gdal_env() -> rasterio.Env:
 
 
 def open_raster(path: str | Path) -> rasterio.DatasetReader:
-    """Open a raster or raise a UserError that says why it cannot be read."""
+    """Open a raster (a local file, or an http(s) URL read by range requests, ``geo.cog``) or raise a UserError
+    that says why it cannot be read."""
+    from geo.cog import is_url
+
+    if is_url(path):
+        return _open_remote(str(path))
     path = Path(path)
     if not path.exists():
         raise UserError(f"scene '{path}' does not exist; check the path")
@@ -81,6 +86,19 @@ def open_raster(path: str | Path) -> rasterio.DatasetReader:
     except RasterioIOError as exc:
         raise UserError(
             f"scene '{path}' is not a readable raster ({_first_line(exc)}); give a GeoTIFF"
+        ) from exc
+
+
+def _open_remote(url: str) -> rasterio.DatasetReader:
+    from geo.cog import remote_env, remote_path
+
+    try:
+        with remote_env():
+            return rasterio.open(remote_path(url))
+    except RasterioIOError as exc:
+        raise UserError(
+            f"scene '{url}' cannot be read over HTTP ({_first_line(exc)}); check the URL and that the server "
+            "answers range requests"
         ) from exc
 
 
@@ -173,7 +191,7 @@ def inspect_scene(path: str | Path, crs_override: str | None = None) -> SceneInf
             )
         t = src.transform
         return SceneInfo(
-            path=str(Path(path).resolve()),
+            path=str(path) if _is_url(path) else str(Path(path).resolve()),
             crs=crs_to_string(crs),
             transform=(t.a, t.b, t.c, t.d, t.e, t.f),
             width=src.width,
@@ -184,6 +202,12 @@ def inspect_scene(path: str | Path, crs_override: str | None = None) -> SceneInf
             band_stats=band_stats(src),
             pixel_size_m=pixel_size_m(crs, t, src.height),
         )
+
+
+def _is_url(path: str | Path) -> bool:
+    from geo.cog import is_url
+
+    return is_url(path)
 
 
 def tile_windows(

@@ -28,6 +28,7 @@ from db.queries import get_or_create_project
 from db.enums import FootprintSource, FootprintStatus, TileState
 from db.schema import Footprint, Scene, Tile
 from db.session import transaction
+from geo.cog import is_url, url_name
 from geo.labels import LabelPolygon, LabelSet
 from geo.sources import LabelSource
 from geo.raster import (
@@ -285,7 +286,7 @@ def _scene_row(session: Session, project_id: int, info: SceneInfo) -> Scene:
     scene = Scene(
         project_id=project_id,
         path=info.path,
-        name=Path(info.path).stem,
+        name=url_name(info.path) if is_url(info.path) else Path(info.path).stem,  # a COG URL stays the path
         crs=info.crs,
         transform=list(info.transform),
         width=info.width,

@@ -15,7 +15,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Register scenes (any raster rasterio opens), cut them into tile windows (all-nodata tiles are "
         "skipped) and store label polygons reprojected to the scene CRS. Re-ingesting adds nothing twice.",
     )
-    parser.add_argument("scenes", nargs="*", type=Path, metavar="SCENE", help="scene raster(s), e.g. GeoTIFF")
+    parser.add_argument("scenes", nargs="*", metavar="SCENE",
+                        help="scene raster(s), e.g. GeoTIFF, or an http(s) URL of a Cloud-Optimised GeoTIFF (read "
+                        "by HTTP range requests, never downloaded whole)")
+    parser.add_argument(
+        "--stac", action="append", type=Path, default=[], metavar="ITEM.json",
+        help="a STAC item: its visual / RGB asset (role visual, or named visual/rgb/image, or the first GeoTIFF) "
+        "becomes a scene, read by URL",
+    )
     parser.add_argument(
         "--xyz", action="append", type=Path, default=[], metavar="DIR",
         help="a folder of XYZ web-map tiles named like name-{x}-{y}-{z}.png: one scene per zoom level",
@@ -25,8 +32,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="append",
         type=Path,
         metavar="FILE",
-        help="building labels (GeoJSON, GeoPackage or any vector file OGR reads); once for all scenes, or once "
-        "per scene in the same order",
+        help="building labels (GeoJSON, GeoPackage, any vector file OGR reads, or an OpenStreetMap extract "
+        ".osm / .osm.pbf: its buildings); once for all scenes, or once per scene in the same order",
     )
     parser.add_argument(
         "--labels-where", metavar="SQL", help="keep only label features matching this filter, e.g. "
@@ -71,18 +78,22 @@ def label_sources(args: argparse.Namespace) -> list | None:
     return None
 
 
-def scene_paths(args: argparse.Namespace) -> list[Path]:
-    """The SCENE arguments plus one mosaic per zoom level of each --xyz folder (written into the data home)."""
+def scene_paths(args: argparse.Namespace) -> list[str | Path]:
+    """The SCENE arguments (paths or URLs), the visual asset of each --stac item, plus one mosaic per zoom level
+    of each --xyz folder (written into the data home)."""
     from errors import UserError
     from db.settings import data_home
+    from geo.cog import is_url
+    from geo.stac import item_asset_href
     from geo.xyz import write_mosaics
 
-    scenes = list(args.scenes)
+    scenes: list[str | Path] = [s if is_url(s) else Path(s) for s in args.scenes]
+    scenes += [item_asset_href(item) for item in getattr(args, "stac", [])]
     for folder in args.xyz:
         scenes += write_mosaics(folder, data_home() / "mosaics", folder.resolve().parent.name
                                 if folder.name == "tiles" else folder.resolve().name)
     if not scenes:
-        raise UserError("no scene given; pass scene rasters or --xyz FOLDER")
+        raise UserError("no scene given; pass scene rasters or URLs, --stac ITEM.json or --xyz FOLDER")
     return scenes
 
 
