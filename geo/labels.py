@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from errors import UserError
+from geo import limits
 from geo.vector import polygon_parts, reproject
 
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
@@ -49,8 +50,13 @@ def load_geojson(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"labels '{path}' do not exist; check the --labels path")
+    limits.check_label_file_size(str(path), path.stat().st_size)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        limits.check_json_depth(f"labels '{path}'", raw)
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError as exc:
+        raise UserError(f"labels '{path}' are nested too deeply to read; give a GeoJSON FeatureCollection") from exc
     except UnicodeDecodeError as exc:
         raise UserError(
             f"labels '{path}' are not text (binary file?); give a GeoJSON FeatureCollection"
@@ -67,6 +73,7 @@ def features_of(data: Any, path: str | Path) -> list[dict[str, Any]]:
     """The features of a FeatureCollection, a single Feature or a bare geometry."""
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "FeatureCollection" and isinstance(data.get("features"), list):
+        limits.check_feature_count(str(path), len(data["features"]))
         return data["features"]
     if kind == "Feature":
         return [data]
@@ -103,6 +110,8 @@ def _looks_like_lonlat(features: list[dict[str, Any]]) -> bool:
             bounds = shape(feature["geometry"]).bounds
         except Exception:
             continue
+        if not limits.all_finite(bounds):
+            continue  # rejected later, with its own reason
         if bounds and not (-180 <= bounds[0] <= bounds[2] <= 180 and -90 <= bounds[1] <= bounds[3] <= 90):
             return False
     return True
@@ -125,11 +134,16 @@ def feature_polygons(feature: Any) -> tuple[list[BaseGeometry], str | None, str 
     try:
         geom = shape(geometry)
     except Exception as exc:
-        return [], f"malformed coordinates ({type(exc).__name__}: {exc})", None
+        return [], f"malformed coordinates ({type(exc).__name__}: {_first_line(exc)})", None
+    if not limits.all_finite(shapely.get_coordinates(geom).ravel()):
+        return [], "coordinates are not finite numbers (NaN or infinity)", None
     note = None
-    if not geom.is_valid:
-        note = f"repaired: {explain_validity(geom)}"
-        geom = shapely.make_valid(geom)
+    try:
+        if not geom.is_valid:
+            note = f"repaired: {explain_validity(geom)}"
+            geom = shapely.make_valid(geom)
+    except shapely.errors.GEOSException as exc:
+        return [], f"geometry cannot be repaired ({_first_line(exc)})", None
     parts = [p for p in polygon_parts(geom) if p.area > 0]
     if not parts:
         return [], "polygon has no area" + (f" ({note})" if note else ""), None
@@ -161,6 +175,7 @@ def read_vector_features(path: str | Path, where: str | None = None,
     path = Path(path)
     if not path.is_file():
         raise UserError(f"labels '{path}' do not exist; check the --labels path")
+    limits.check_label_file_size(str(path), path.stat().st_size)
     try:
         frame = pyogrio.read_dataframe(path, where=where)
     except pyogrio.errors.FieldError as exc:
@@ -201,6 +216,7 @@ def read_label_mask(path: str | Path, scene_crs: str) -> LabelSet:
         raise UserError(f"label mask '{path}' does not exist; check the --label-mask path")
     try:
         with rasterio.open(path) as src:
+            limits.check_scene_pixels(f"label mask {path.name}", src.width, src.height)
             mask = src.read(1) != 0
             if src.crs is None:
                 raise UserError(f"label mask '{path}' has no coordinate reference system; give a georeferenced mask")
@@ -215,6 +231,7 @@ def read_label_mask(path: str | Path, scene_crs: str) -> LabelSet:
 
 def _collect(path: str | Path, features: list[dict[str, Any]], source_crs: str, scene_crs: str) -> LabelSet:
     """Validate, repair and reproject features into a LabelSet."""
+    limits.check_feature_count(str(path), len(features))
     result = LabelSet(path=str(path), source_crs=source_crs, feature_count=len(features))
     for index, feature in enumerate(features):
         ref = feature_ref(feature, index)

@@ -21,6 +21,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from errors import UserError
+from geo.limits import check_scene_pixels
 
 GDAL_CACHE_MB = (
     64  # GDAL's block cache defaults to 5% of RAM: capped so scanning a huge scene keeps memory flat
@@ -180,6 +181,7 @@ def _stats_of(values: np.ndarray) -> dict[str, float]:
 def inspect_scene(path: str | Path, crs_override: str | None = None) -> SceneInfo:
     """Describe a scene; UserError for a missing, unreadable or CRS-less raster (unless ``crs_override``)."""
     with gdal_env(), open_raster(path) as src:
+        check_scene_pixels(Path(path).name, src.width, src.height)
         crs = parse_crs(crs_override) if crs_override else src.crs
         if crs is None:
             raise UserError(

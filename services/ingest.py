@@ -30,6 +30,7 @@ from db.schema import Footprint, Scene, Tile
 from db.session import transaction
 from geo.cog import is_url, url_name
 from geo.labels import LabelPolygon, LabelSet
+from geo.limits import check_tile_count
 from geo.sources import LabelSource
 from geo.raster import (
     SceneInfo,
@@ -208,6 +209,7 @@ def plan_ingest(
         raise UserError("no scene given; pass one or more GeoTIFF paths")
     tile_windows(1, 1, tile_size, overlap)  # validates tile size and overlap
     infos = [inspect_scene(path, crs) for path in scenes]
+    check_tile_count(sum(len(tile_windows(i.width, i.height, tile_size, overlap)) for i in infos))
     label_sets = _read_label_sets(infos, pair_labels(scenes, labels), labels_crs, skip_invalid)
     plans = []
     for k, info in enumerate(infos):
