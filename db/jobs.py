@@ -110,11 +110,17 @@ def reclaim_stale(session: Session, stale_seconds: float = DEFAULT_STALE_SECONDS
 def claim_next(session: Session, worker_id: str, kinds: tuple[str, ...] = JOB_KINDS) -> Job | None:
     """Claim the oldest queued job for ``worker_id``; None when the queue is empty.
 
-    The UPDATE is guarded by ``status = 'queued'``: when two workers race for one row only one UPDATE changes
+    On PostgreSQL the candidate is picked with ``SELECT ... FOR UPDATE SKIP LOCKED``: a row another worker is
+    claiming right now is skipped, not waited for. On every database the UPDATE is also guarded by
+    ``status = 'queued'``: when two workers race for one row (SQLite has no row locks) only one UPDATE changes
     it, the other sees row count 0 and tries the next candidate. The caller commits (``transaction()``)."""
+    skip_locked = session.get_bind().dialect.name == "postgresql"
     while True:
-        candidate = session.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED, Job.kind.in_(kinds))
-                                    .order_by(Job.id).limit(1)).first()
+        query = (select(Job.id).where(Job.status == JobStatus.QUEUED, Job.kind.in_(kinds))
+                 .order_by(Job.id).limit(1))
+        if skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        candidate = session.scalars(query).first()
         if candidate is None:
             return None
         moment = now_utc()
@@ -123,6 +129,19 @@ def claim_next(session: Session, worker_id: str, kinds: tuple[str, ...] = JOB_KI
                               attempts=Job.attempts + 1)
         if won:
             return get_job(session, candidate)
+
+
+def release(session: Session, job_id: int, worker_id: str) -> bool:
+    """A worker that is stopping gives its running job back to the queue (the attempt is not counted against
+    the job; a job someone asked to cancel ends cancelled); False when the job is no longer this worker's."""
+    mine = (Job.status == JobStatus.RUNNING, Job.worker_id == worker_id)
+    if cancel_requested(session, job_id):
+        return _guarded_update(session, job_id, mine, status=JobStatus.CANCELLED, finished_at=now_utc())
+    if not _guarded_update(session, job_id, mine, status=JobStatus.QUEUED, worker_id=None,
+                           attempts=Job.attempts - 1):
+        return False
+    append_log(session, job_id, f"worker {worker_id} stopped; job put back in the queue")
+    return True
 
 
 def heartbeat(session: Session, job_id: int, worker_id: str) -> bool:

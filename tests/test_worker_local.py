@@ -1,12 +1,21 @@
-"""The app's local worker: started once when none is alive, seen through its presence file."""
+"""The app's local worker: started once when no worker row is alive, seen through its row in ``workers``, and
+gone (row and all) when the process that started it is killed."""
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from app.local_worker import ensure_local_worker
-from worker.presence import alive_workers, announce, pid_alive
+from db import workers
+from db.schema import WorkerBeat
+from db.session import transaction
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STARTUP_TIMEOUT_S = 180.0  # a worker starting on a loaded 2-core machine can take a while to import
 
 
 def _wait(predicate, timeout: float = 60.0) -> bool:
@@ -18,26 +27,80 @@ def _wait(predicate, timeout: float = 60.0) -> bool:
     return False
 
 
+def _rows() -> dict[str, WorkerBeat]:
+    """The workers table as it is (nothing cleared)."""
+    with transaction() as session:
+        return {row.id: row for row in session.query(WorkerBeat)}
+
+
+def _has_beaten(worker_id: str, placeholder_beat) -> bool:
+    """The worker itself refreshed the row the starter wrote for it (it is up and beating)."""
+    row = _rows().get(worker_id)
+    return row is not None and row.last_beat_at > placeholder_beat
+
+
 def test_ensure_local_worker_starts_one_and_only_one(data_home, monkeypatch):
     monkeypatch.delenv("FOOTPRINTS_NO_LOCAL_WORKER", raising=False)
     first = ensure_local_worker()
-    assert first["started"] and pid_alive(first["pid"])
+    assert first["started"] and workers.pid_alive(first["pid"])
+    worker_id = workers.worker_id_for(first["pid"])
     try:
+        placeholder = _rows()[worker_id]  # written by the starter before the worker has even started up
+        assert placeholder.pid == first["pid"] and placeholder.current_job_id is None
         again = ensure_local_worker()
         assert not again["started"] and again["pids"] == [first["pid"]]
-        announced = _wait(lambda: any(w["worker_id"] != "starting" for w in alive_workers()))
-        assert announced, "the worker never wrote its presence file"
+        assert _wait(lambda: _has_beaten(worker_id, placeholder.last_beat_at), STARTUP_TIMEOUT_S), \
+            "the worker never refreshed its row"
+        assert ensure_local_worker()["pids"] == [first["pid"]]
     finally:
         os.kill(first["pid"], signal.SIGTERM)
-    assert _wait(lambda: not pid_alive(first["pid"]))
-    assert alive_workers() == []  # the dead worker's file is cleaned away
+    assert _wait(lambda: not workers.pid_alive(first["pid"]))
+    with transaction() as session:
+        assert workers.live_workers(session) == []  # withdrawn, or cleared as a dead pid of this host
+    assert _rows() == {}
 
 
-def test_switched_off_and_dead_pid_files(data_home, monkeypatch):
+def test_switched_off_and_dead_worker_rows(data_home, monkeypatch):
     monkeypatch.setenv("FOOTPRINTS_NO_LOCAL_WORKER", "1")
     assert ensure_local_worker() == {"started": False, "reason": "FOOTPRINTS_NO_LOCAL_WORKER=1"}
-    announce("ghost", pid=2 ** 22 + 12345)  # no such process
-    assert alive_workers() == []
+    ghost = subprocess.Popen([sys.executable, "-c", "pass"])
+    ghost.wait()
+    with transaction() as session:
+        workers.announce(session, "ghost", ghost.pid)  # this host, no such process any more
+    with transaction() as session:
+        assert workers.live_workers(session) == []
+    assert _rows() == {}
+
+
+PARENT = """
+import sys, time
+from app.local_worker import ensure_local_worker
+print(ensure_local_worker()["pid"], flush=True)
+time.sleep(600)
+"""
+
+
+def test_local_worker_stops_when_the_app_is_killed(data_home, monkeypatch):
+    """A stand-in for the app starts the local worker and is killed with SIGKILL (no clean-up code runs in it):
+    the worker notices within seconds, exits and removes its row."""
+    monkeypatch.delenv("FOOTPRINTS_NO_LOCAL_WORKER", raising=False)
+    app = subprocess.Popen([sys.executable, "-c", PARENT], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(app.stdout.readline())
+        worker_id = workers.worker_id_for(pid)
+        placeholder = _rows()[worker_id]
+        assert _wait(lambda: _has_beaten(worker_id, placeholder.last_beat_at), STARTUP_TIMEOUT_S), \
+            "the worker never refreshed its row"
+    finally:
+        app.kill()
+        app.wait()
+    killed_at = time.monotonic()
+    gone = _wait(lambda: not workers.pid_alive(pid), timeout=30)
+    if not gone:
+        os.kill(pid, signal.SIGKILL)
+    assert gone, "the worker outlived the app that started it"
+    print(f"worker gone {time.monotonic() - killed_at:.1f} s after its app was killed")
+    assert _rows() == {}, "the worker left its row behind"
 
 
 def test_started_worker_runs_a_job_queued_later(data_home, tmp_path, monkeypatch):

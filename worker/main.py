@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from db import jobs
+from db import jobs, workers
 from db.enums import JobKind, JobStatus
 from db.session import transaction
 from services.job_kinds import JOB_KINDS
-from worker import presence
+from worker.presence import Presence, expected_parent
 from worker.context import JobContext, JobLost
 
 DEFAULT_POLL_SECONDS = 2.0
@@ -22,7 +21,7 @@ DEFAULT_HEARTBEAT_SECONDS = 5.0
 
 
 def make_worker_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    return workers.worker_id_for(os.getpid())
 
 
 def _runner(kind: str) -> Callable[[JobContext], int | None]:
@@ -75,18 +74,29 @@ def run_worker(once: bool = False, poll_seconds: float = DEFAULT_POLL_SECONDS,
     if heartbeat_seconds * 2 >= stale_seconds:
         heartbeat_seconds = stale_seconds / 3
     results: dict[int, str] = {}
-    presence.announce(worker_id)
-    try:
-        while max_jobs is None or len(results) < max_jobs:
-            claimed = claim(worker_id, stale_seconds)
-            if claimed is None:
-                if once:
-                    break
-                presence.announce(worker_id)
-                time.sleep(poll_seconds)
-                continue
-            job_id, kind, params = claimed
-            results[job_id] = run_job(job_id, kind, params, worker_id, heartbeat_seconds)
-    finally:
-        presence.withdraw()
+    with Presence(worker_id, heartbeat_seconds, parent_pid=expected_parent()) as presence:
+        try:
+            while (max_jobs is None or len(results) < max_jobs) and not presence.orphaned.is_set():
+                claimed = claim(worker_id, stale_seconds)
+                if claimed is None:
+                    if once:
+                        break
+                    presence.orphaned.wait(poll_seconds)
+                    continue
+                job_id, kind, params = claimed
+                presence.set_job(job_id)
+                results[job_id] = run_job(job_id, kind, params, worker_id, heartbeat_seconds)
+                presence.set_job(None)
+        finally:
+            if presence.current_job_id is not None:  # stopped in the middle of a job: queue it for the next
+                release(presence.current_job_id, worker_id)
     return {"worker": worker_id, "jobs": results}
+
+
+def release(job_id: int, worker_id: str) -> None:
+    """Put a job this worker is giving up (it was stopped) back in the queue; errors are only reported."""
+    try:
+        with transaction() as session:
+            jobs.release(session, job_id, worker_id)
+    except Exception as exc:  # the job's heartbeat stops, so it is reclaimed as stale instead
+        print(f"worker {worker_id}: could not put job {job_id} back: {exc}", file=sys.stderr, flush=True)

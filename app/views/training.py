@@ -8,12 +8,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app.auth import current_actor, is_admin
 from app.local_worker import ensure_local_worker
 from app.state import pick_project
 from errors import UserError
 from db import jobs
 from db.session import transaction
-from services.queueing import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, queue_retrain
+from db.workers import live_workers, worker_row
+from services.queueing import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, cancel_job, queue_retrain
 from services.status import training_overview
 
 
@@ -27,7 +29,8 @@ def retrain_form(project_id: int) -> None:
     if st.button("Retrain", type="primary", key="retrain"):
         try:
             with transaction() as session:
-                job = queue_retrain(session, project_id, int(epochs), int(batch), float(rate))
+                job = queue_retrain(session, project_id, int(epochs), int(batch), float(rate),
+                                    actor=current_actor())
                 st.session_state["training_notice"] = f"Queued retrain job {job.id}."
             ensure_local_worker()  # a worker that died since the app started is started again
         except UserError as exc:
@@ -35,6 +38,16 @@ def retrain_form(project_id: int) -> None:
     notice = st.session_state.get("training_notice")
     if notice:
         (st.error if notice.startswith("error:") else st.success)(notice.removeprefix("error: "))
+
+
+def cancel(job_id: int) -> None:
+    """Ask the worker to stop the job (administrators only: the service checks the signed-in user)."""
+    try:
+        with transaction() as session:
+            cancel_job(session, job_id, actor=current_actor())
+    except UserError as exc:
+        st.session_state["training_notice"] = f"error: {exc}"
+    st.rerun()
 
 
 def draw_curves(history: list[dict], batch_losses: list[list[float]]) -> None:
@@ -77,10 +90,8 @@ def draw_job(view: dict) -> None:
     if view["status"] in jobs.ACTIVE_STATUSES:
         if view["cancel_requested"]:
             st.warning("Cancel requested: the job stops after the current batch.")
-        elif st.button("Cancel job", key=f"cancel_{view['id']}"):
-            with transaction() as session:
-                jobs.request_cancel(session, view["id"])
-            st.rerun()
+        elif is_admin() and st.button("Cancel job", key=f"cancel_{view['id']}"):
+            cancel(view["id"])
     if view["error"]:
         st.error(view["error"])
     draw_curves(view["history"], view["batch_losses"])
@@ -96,10 +107,19 @@ def draw_prediction_job(view: dict) -> None:
     st.progress(view["batch_fraction"], text=text)
     if view["cancel_requested"]:
         st.warning(f"Cancel of job {view['id']} requested: it stops after the current few tiles.")
-    elif st.button(f"Cancel job {view['id']}", key=f"cancel_{view['id']}"):
-        with transaction() as session:
-            jobs.request_cancel(session, view["id"])
-        st.rerun()
+    elif is_admin() and st.button(f"Cancel job {view['id']}", key=f"cancel_{view['id']}"):
+        cancel(view["id"])
+
+
+def draw_workers() -> None:
+    """The live workers on every host (db.workers rows; stale rows are cleared on the way)."""
+    with transaction() as session:
+        rows = live_workers(session)
+    st.subheader("Workers")
+    if not rows:
+        st.caption("No worker is running: queued jobs wait until one starts (`footprints worker`).")
+        return
+    st.dataframe(pd.DataFrame([worker_row(w) for w in rows]), hide_index=True)
 
 
 @st.fragment(run_every="1s")
@@ -122,6 +142,7 @@ def live_panel(project_id: int) -> None:
     if overview["jobs"]:
         st.subheader("Jobs")
         st.dataframe(pd.DataFrame(overview["jobs"]), hide_index=True)
+    draw_workers()
 
 
 def main() -> None:
@@ -130,7 +151,10 @@ def main() -> None:
     if picked is None:
         return
     project_id, _ = picked
-    retrain_form(project_id)
+    if is_admin():
+        retrain_form(project_id)
+    else:
+        st.caption("Retraining and cancelling jobs are for administrators; the progress shows here.")
     live_panel(project_id)
 
 

@@ -1,0 +1,101 @@
+"""Worker presence rows (db.workers) on a real SQLite file, and on PostgreSQL when FOOTPRINTS_TEST_POSTGRES_URL
+names a database: announce, beat with the current job, withdraw, stale rows cleared; a stopping worker gives its
+job back to the queue."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete
+
+from db import jobs, workers
+from db.schema import Job, WorkerBeat
+from db.session import get_engine, transaction
+
+POSTGRES_ENV = "FOOTPRINTS_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def workers_db(request, data_home, monkeypatch) -> str:
+    """The test's SQLite file, or a PostgreSQL database with empty workers and jobs tables."""
+    if request.param == "sqlite":
+        return f"sqlite:///{data_home / 'footprints.db'}"
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_engine.cache_clear()
+    with transaction() as session:
+        session.execute(delete(WorkerBeat))
+        session.execute(delete(Job))
+    return url
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended and been reaped."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_announce_beat_and_withdraw(workers_db):
+    with transaction() as session:
+        workers.announce(session, "w-1", os.getpid())
+    with transaction() as session:
+        assert workers.beat(session, "w-1", current_job_id=7)
+        assert not workers.beat(session, "nobody")
+    with transaction() as session:
+        [row] = workers.live_workers(session)
+        assert (row["id"], row["pid"], row["host"], row["current_job_id"]) == ("w-1", os.getpid(),
+                                                                               workers.this_host(), 7)
+        assert row["beat_age_s"] < 5 and row["started_at"] <= row["last_beat_at"]
+        table_row = workers.worker_row(row)
+        assert table_row["current job"] == "job 7" and table_row["host"] == workers.this_host()
+    with transaction() as session:
+        started = session.get(WorkerBeat, "w-1").started_at
+        workers.announce(session, "w-1", os.getpid())  # a re-announce keeps the start time, clears the job
+    with transaction() as session:
+        row = session.get(WorkerBeat, "w-1")
+        assert row.started_at == started and row.current_job_id is None
+        workers.withdraw(session, "w-1")
+    with transaction() as session:
+        assert workers.live_workers(session) == []
+
+
+def test_stale_rows_are_cleared(workers_db):
+    dead = _dead_pid()
+    with transaction() as session:
+        workers.announce(session, "alive-here", os.getpid())
+        workers.announce(session, "dead-here", dead)  # this host, process gone
+        workers.announce(session, "silent", os.getpid(), host="other-host")
+        workers.announce(session, "elsewhere", 12345, host="other-host")  # another host: judged by its beat
+        session.get(WorkerBeat, "silent").last_beat_at = (
+            jobs.now_utc() - timedelta(seconds=workers.BEAT_SECONDS * workers.STALE_BEATS + 1))
+    with transaction() as session:
+        live = {w["id"] for w in workers.live_workers(session)}
+    assert live == {"alive-here", "elsewhere"}
+    with transaction() as session:
+        assert {row.id for row in session.query(WorkerBeat)} == {"alive-here", "elsewhere"}
+
+
+def test_stopping_worker_gives_its_job_back(workers_db):
+    with transaction() as session:
+        job_id = jobs.enqueue(session, "retrain", {}).id
+        cancelled_id = jobs.enqueue(session, "retrain", {}).id
+    with transaction() as session:
+        assert jobs.claim_next(session, "w-1").id == job_id
+        assert jobs.claim_next(session, "w-1").id == cancelled_id
+        jobs.request_cancel(session, cancelled_id)
+    with transaction() as session:
+        assert not jobs.release(session, job_id, "someone-else")
+        assert jobs.release(session, job_id, "w-1")
+        assert jobs.release(session, cancelled_id, "w-1")
+    with transaction() as session:
+        job = jobs.get_job(session, job_id)
+        assert (job.status, job.worker_id, job.attempts) == ("queued", None, 0)
+        assert "w-1 stopped; job put back in the queue" in job.log
+        assert jobs.get_job(session, cancelled_id).status == "cancelled"
+        assert jobs.claim_next(session, "w-2").id == job_id
