@@ -7,3 +7,7 @@ error box). It lives at the bottom of the import graph so geo/, model/ and db/ n
 
 class UserError(Exception):
     """Bad input from the user: the message says what is wrong and what to do."""
+
+
+class PermissionDenied(UserError):
+    """The signed-in user's role does not allow the action (e.g. a reviewer asking for a retrain)."""

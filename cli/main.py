@@ -22,6 +22,7 @@ COMMANDS = {
     "worker": "worker",
     "models": "models",
     "weights": "weights",
+    "users": "users",
 }
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from errors import UserError
 from db.queries import get_or_create_project
+from services.authz import SYSTEM, Actor, require_admin
 from db.enums import FootprintSource, FootprintStatus, TileState
 from db.schema import Footprint, Scene, Tile
 from db.session import transaction
@@ -377,8 +378,12 @@ def ingest(
     skip_invalid: bool = False,
     url: str | None = None,
     progress: Progress | None = None,
+    *,
+    actor: Actor | None = SYSTEM,
 ) -> dict[str, Any]:
-    """Ingest scenes (optionally with labels) into ``project`` in one transaction; returns a summary."""
+    """Ingest scenes (optionally with labels) into ``project`` in one transaction; returns a summary.
+    Administrators only (``actor``; the command line acts as the local operator)."""
+    require_admin(actor, "add scenes")
     if isinstance(labels, (str, Path)):
         labels = [labels]
     plans, label_stats = plan_ingest(

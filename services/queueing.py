@@ -14,6 +14,7 @@ from db import jobs
 from db.enums import JobKind
 from db.schema import Job, ModelVersion, Project, Tile
 from model import defaults
+from services.authz import SYSTEM, Actor, require_admin
 from services.training_set import reviewed_tile_ids, split_tiles
 
 DEFAULT_EPOCHS = defaults.EPOCHS
@@ -64,10 +65,11 @@ def training_patch(session: Session, tile_ids: list[int]) -> int:
 
 def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCHS,
                   batch_size: int = DEFAULT_BATCH_SIZE, learning_rate: float = DEFAULT_LEARNING_RATE,
-                  preset: str | None = None, head: str | None = None) -> Job:
-    """Queue fine-tuning of the active model on the project's reviewed tiles; refuses when none are reviewed,
-    when too few are for a fine-tune (``too_few_tiles``) or when a retrain of this project is already queued or
-    running."""
+                  preset: str | None = None, head: str | None = None, *, actor: Actor | None = SYSTEM) -> Job:
+    """Queue fine-tuning of the active model on the project's reviewed tiles; refuses a non-administrator, and
+    refuses when none are reviewed, when too few are for a fine-tune (``too_few_tiles``) or when a retrain of
+    this project is already queued or running."""
+    require_admin(actor, "queue a retrain")
     _check_numbers(epochs, batch_size, learning_rate)
     project = session.get(Project, project_id)
     if project is None:
@@ -106,13 +108,15 @@ def queue_repredict(session: Session, model_version_id: int, project_id: int | N
     return job
 
 
-def queue_predict(session: Session, project_id: int) -> Job | None:
-    """Queue prediction of the project's never-predicted tiles (scenes just added) with the active model.
+def queue_predict(session: Session, project_id: int, *, actor: Actor | None = SYSTEM) -> Job | None:
+    """Queue prediction of the project's never-predicted tiles (scenes just added) with the active model
+    (administrators only, like adding the scenes).
 
     None when no tile waits. A predict job of the project still waiting in the queue is returned instead of
     a second one: it lists the tiles when it starts, so it picks these up too."""
     from db.queries import count_unpredicted_tiles
 
+    require_admin(actor, "queue predictions")
     project = session.get(Project, project_id)
     if project is None:
         raise UserError(f"project id {project_id} does not exist")
@@ -140,8 +144,11 @@ def version_by_ref(session: Session, ref: str | int) -> ModelVersion:
     return version
 
 
-def promote_version(session: Session, ref: str | int) -> tuple[ModelVersion, Job | None]:
-    """Make a version the active one and queue re-prediction of unreviewed tiles (no job when it was)."""
+def promote_version(session: Session, ref: str | int, *,
+                    actor: Actor | None = SYSTEM) -> tuple[ModelVersion, Job | None]:
+    """Make a version the active one and queue re-prediction of unreviewed tiles (no job when it was);
+    administrators only."""
+    require_admin(actor, "promote a model version")
     version = version_by_ref(session, ref)
     if version.is_active:
         return version, None
@@ -151,13 +158,20 @@ def promote_version(session: Session, ref: str | int) -> tuple[ModelVersion, Job
     return version, queue_repredict(session, version.id)
 
 
-def rollback_version(session: Session) -> tuple[ModelVersion, Job | None]:
-    """Re-activate the parent of the active version (the one it was fine-tuned from)."""
+def rollback_version(session: Session, *, actor: Actor | None = SYSTEM) -> tuple[ModelVersion, Job | None]:
+    """Re-activate the parent of the active version (the one it was fine-tuned from); administrators only."""
     from db.model_versions import active_model_version
 
+    require_admin(actor, "roll back the model")
     active = active_model_version(session)
     if active is None or active.parent_id is None:
         name = active.name if active else "none"
         raise UserError(f"the active model version ({name}) has no parent to roll back to; "
                         "promote a version by name instead")
-    return promote_version(session, active.parent_id)
+    return promote_version(session, active.parent_id, actor=actor)
+
+
+def cancel_job(session: Session, job_id: int, *, actor: Actor | None = SYSTEM) -> str:
+    """Ask the worker to stop a job (``db.jobs.request_cancel``: the status it has now); administrators only."""
+    require_admin(actor, "cancel jobs")
+    return jobs.request_cancel(session, job_id)
