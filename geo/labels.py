@@ -157,7 +157,12 @@ def read_labels(path: str | Path, scene_crs: str, crs_override: str | None = Non
                 where: str | None = None) -> LabelSet:
     """All building polygons of a label file in ``scene_crs``; bad features land in ``rejected`` with a reason.
 
-    ``where``: an OGR SQL filter on the attributes (e.g. ``Niveau_2 = 'Building'``)."""
+    ``where``: an OGR SQL filter on the attributes (e.g. ``Niveau_2 = 'Building'``). An OpenStreetMap extract
+    (``.osm`` / ``.osm.pbf``) gives its buildings (``geo.osm``), to bootstrap a project from mapped buildings."""
+    from geo.osm import is_osm_file, label_features
+
+    if is_osm_file(path) and where is None:
+        return _collect(path, label_features(path), "EPSG:4326", scene_crs)
     if where is None and Path(path).suffix.lower() in GEOJSON_SUFFIXES:
         data = load_geojson(path)
         features = features_of(data, path)
