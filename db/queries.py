@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from errors import UserError
 from db.rules import is_unreviewed_state
 from db.schema import Footprint, ModelVersion, Project, Scene, Tile
+from db.spatial_index import has_rtree, rtree
 
 MAX_FOOTPRINT_DEG = (
     0.02  # no building is wider than about 2 km: bounds min_lon from below so the bbox index is used
@@ -108,6 +109,22 @@ def tile_footprints(
     return list(session.scalars(query.order_by(Footprint.id)))
 
 
+def bbox_meets(session: Session, min_lon: float, min_lat: float, max_lon: float, max_lat: float,
+               use_rtree: bool | None = None) -> ColumnElement[bool]:
+    """WHERE clause: the footprint's bounding box meets the lon/lat box. With the R*Tree (SQLite) its
+    candidates are checked against the exact columns; without it the btree index is used, its leading
+    column bounded from below by MAX_FOOTPRINT_DEG."""
+    meets = and_(Footprint.min_lon <= max_lon, Footprint.max_lon >= min_lon,
+                 Footprint.min_lat <= max_lat, Footprint.max_lat >= min_lat)
+    if use_rtree is None:
+        use_rtree = has_rtree(session)
+    if use_rtree:
+        candidates = select(rtree.c.id).where(rtree.c.min_lon <= max_lon, rtree.c.max_lon >= min_lon,
+                                              rtree.c.min_lat <= max_lat, rtree.c.max_lat >= min_lat)
+        return and_(Footprint.id.in_(candidates), meets)
+    return and_(Footprint.min_lon >= min_lon - MAX_FOOTPRINT_DEG, meets)
+
+
 def footprints_in_bbox(
     session: Session,
     min_lon: float,
@@ -118,13 +135,9 @@ def footprints_in_bbox(
     project_id: int | None = None,
     scene_id: int | None = None,
 ) -> list[Footprint]:
-    """Footprints whose bounding box meets a lon/lat box (uses the bbox index), optionally of one project/scene."""
-    query = select(Footprint).where(
-        Footprint.min_lon.between(min_lon - MAX_FOOTPRINT_DEG, max_lon),
-        Footprint.max_lon >= min_lon,
-        Footprint.min_lat <= max_lat,
-        Footprint.max_lat >= min_lat,
-    )
+    """Footprints whose bounding box meets a lon/lat box, optionally of one project/scene. On SQLite the R*Tree
+    offers the candidates (db.spatial_index); elsewhere the btree index ix_footprints_bbox does."""
+    query = select(Footprint).where(bbox_meets(session, min_lon, min_lat, max_lon, max_lat))
     if status is not None:
         query = query.where(Footprint.status.in_([status] if isinstance(status, str) else list(status)))
     if scene_id is not None:
