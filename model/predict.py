@@ -22,6 +22,7 @@ from model.vectorize import DEFAULT_MIN_AREA_M2
 MULTIPLE = 32
 DEFAULT_WINDOW = 512
 DEFAULT_OVERLAP = 64
+DEFAULT_BATCH = 4  # windows per network call in the sliding window (one view each; the outputs do not depend on it)
 
 
 def decode_outputs(head: str, raw: np.ndarray) -> dict[str, np.ndarray]:
@@ -75,6 +76,7 @@ class Predictor:
         gsd = self.card.get("gsd_m")
         self.gsd_m = float(gsd) if gsd else None  # the ground sample distance the model works at (None: native)
         self.min_area_m2 = float(self.card.get("min_area_m2", DEFAULT_MIN_AREA_M2))  # smaller polygons are dropped
+        self.precision = "float32"  # the compute dtype of the network's layers (model/precision.py)
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
@@ -95,9 +97,10 @@ class Predictor:
         return dihedral_average(self._run, padded, tta)[:h, :w]
 
     def predict_image(self, image: np.ndarray, valid: np.ndarray | None = None, window: int = DEFAULT_WINDOW,
-                      overlap: int = DEFAULT_OVERLAP, tta: int | None = None) -> dict[str, np.ndarray]:
+                      overlap: int = DEFAULT_OVERLAP, tta: int | None = None,
+                      batch: int = DEFAULT_BATCH) -> dict[str, np.ndarray]:
         """Named output maps for an HxWxC image in [0, 1]; pixels outside ``valid`` get 0. ``tta`` views per
-        window (1, 2, 4 or 8; default: the model card's "tta", else 1)."""
+        window (1, 2, 4 or 8; default: the model card's "tta", else 1); ``batch`` windows per network call."""
         from geo.raster import to_model_bands
 
         tta = self.tta if tta is None else check_views(tta)
@@ -106,27 +109,37 @@ class Predictor:
         if h <= window and w <= window:
             raw = self.predict_window(image, tta)
         else:
-            raw = self._sliding(image, window, overlap, tta)
+            raw = self._sliding(image, window, overlap, tta, batch)
         outputs = decode_outputs(self.head, raw)
         if valid is not None:
             for value in outputs.values():
                 value[~np.asarray(valid, bool)] = 0.0
         return outputs
 
-    def _sliding(self, image: np.ndarray, window: int, overlap: int, tta: int) -> np.ndarray:
-        """Blend overlapping windows: sum(weight * output) / sum(weight)."""
+    def _sliding(self, image: np.ndarray, window: int, overlap: int, tta: int, batch: int = 1) -> np.ndarray:
+        """Blend overlapping windows: sum(weight * output) / sum(weight), added in raster order. With one view,
+        ``batch`` windows (all the same shape) go through the network in one call."""
         h, w = image.shape[:2]
         acc, norm = None, np.zeros((h, w), np.float32)
-        for r in window_offsets(h, window, overlap):
-            for c in window_offsets(w, window, overlap):
-                piece = image[r:r + window, c:c + window]
-                raw = self.predict_window(piece, tta)
+        starts = [(r, c) for r in window_offsets(h, window, overlap) for c in window_offsets(w, window, overlap)]
+        step = max(1, int(batch)) if tta == 1 else 1
+        for i in range(0, len(starts), step):
+            group = starts[i:i + step]
+            pieces = [image[r:r + window, c:c + window] for r, c in group]
+            raws = self._predict_windows(pieces) if tta == 1 else [self.predict_window(pieces[0], tta)]
+            for (r, c), raw in zip(group, raws):
                 weight = blend_weights(raw.shape[0], raw.shape[1], overlap)
                 if acc is None:
                     acc = np.zeros((h, w, raw.shape[-1]), np.float32)
                 acc[r:r + raw.shape[0], c:c + raw.shape[1]] += raw * weight[..., None]
                 norm[r:r + raw.shape[0], c:c + raw.shape[1]] += weight
         return acc / norm[..., None]
+
+    def _predict_windows(self, pieces: list[np.ndarray]) -> list[np.ndarray]:
+        """Raw outputs of same-shape windows in one network call (each padded to a multiple of 32)."""
+        padded = [_pad_multiple(piece) for piece in pieces]
+        raw = self._run(np.stack([p for p, _, _ in padded]))
+        return [raw[k, :h, :w] for k, (_, h, w) in enumerate(padded)]
 
 
 def resample_maps(maps: dict[str, np.ndarray], shape: tuple[int, int]) -> dict[str, np.ndarray]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +27,69 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--min-area", type=float, default=None,
                         help="minimum polygon area in m2 (default: the model card's min_area_m2, else 5)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="polygon simplification tolerance in m (0.5)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "auto"), default=None,
+                        help="network precision: auto (default) uses bfloat16 where the CPU has bfloat16 units "
+                             "(avx512_bf16 / amx_bf16) or the GPU supports it, else float32")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes: 1 (default) predicts in this process; N > 1 starts a local Dask cluster of "
+                             "N worker processes")
+    parser.add_argument("--cluster", default=None, metavar="tcp://HOST:8786",
+                        help="send the blocks to a running Dask scheduler (workers must see the scene and the model "
+                             "at the same paths)")
+    parser.add_argument("--force", action="store_true", help="replace --out / --heatmap when they exist")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (it is shown only on a terminal)")
     return parser
 
 
-def _progress(done: int, total: int) -> None:
-    print(f"\rpredict: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
-
-
-def _fraction_progress(fraction: float, message: str = "") -> None:
-    print(f"\rpredict: {fraction:4.0%} {message}", end="\n" if fraction >= 1 else "", file=sys.stderr, flush=True)
-
-
 def _predict_project(args: argparse.Namespace) -> dict[str, Any]:
+    from cli.progress import command_progress
     from services.predict_tiles import predict_project
 
     if args.scene is not None:
         raise UserError("give either SCENE or --project, not both")
-    return predict_project(args.project, progress=None if args.json else _fraction_progress, model_path=args.model,
-                           threshold=args.threshold)
+    if args.workers != 1 or args.cluster:
+        raise UserError("--workers and --cluster apply to a SCENE; project tiles are predicted by `footprints worker`")
+    with command_progress(args, "predict") as bar:
+        return predict_project(args.project, progress=bar, model_path=args.model, threshold=args.threshold)
+
+
+def _predict_scene(args: argparse.Namespace) -> dict[str, Any]:
+    from cli.progress import command_progress
+    from geo.atomic import check_writable
+    from geo.raster import open_raster
+    from model.precision import resolve_precision, with_precision
+    from model.predict import Predictor, default_model_path
+    from model.scene_predict import predict_scene
+
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    check_writable(args.out, args.force, "--out")  # before any work
+    if args.heatmap is not None:
+        check_writable(args.heatmap, args.force, "--heatmap")
+    if not args.scene.is_file():
+        raise UserError(f"scene '{args.scene}' does not exist; give a GeoTIFF path")
+    with open_raster(args.scene) as src:
+        megapixels = src.width * src.height / 1e6
+    model_path = Path(args.model or default_model_path()).resolve()
+    predictor = Predictor.load(model_path)
+    precision = resolve_precision(args.precision)
+    threshold = args.threshold if args.threshold is not None else float(predictor.card.get("threshold", 0.5))
+    options = dict(tolerance_m=args.tolerance, min_area_m2=args.min_area, tta=args.tta, overwrite=args.force)
+    with command_progress(args, "predict", total=megapixels, unit="MP") as bar:
+        if args.workers == 1 and not args.cluster:
+            result = predict_scene(args.scene.resolve(), with_precision(predictor, precision), args.out,
+                                   args.heatmap, threshold, progress=bar, **options)
+        else:
+            from model.distributed_predict import dask_client, dask_runner
+
+            with dask_client(args.workers, args.cluster) as client:
+                runner = dask_runner(client, model_path, precision)
+                described = copy.copy(predictor)  # the client only describes the job; the workers predict
+                described.precision = precision
+                result = predict_scene(args.scene.resolve(), described, args.out, args.heatmap, threshold,
+                                       progress=bar, runner=runner, **options)
+                result["workers"] = len(client.nthreads())
+    return result
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -58,11 +103,4 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError("give a SCENE raster (with --out) or --project NAME")
     if args.out is None:
         raise UserError("--out PRED.geojson is required when predicting a scene")
-    from model.predict import Predictor, default_model_path
-    from model.scene_predict import predict_scene
-
-    predictor = Predictor.load(args.model or default_model_path())
-    threshold = args.threshold if args.threshold is not None else float(predictor.card.get("threshold", 0.5))
-    return predict_scene(args.scene, predictor, args.out, args.heatmap, threshold,
-                         tolerance_m=args.tolerance, min_area_m2=args.min_area, tta=args.tta,
-                         progress=None if args.json else _progress)
+    return _predict_scene(args)
