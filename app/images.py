@@ -1,23 +1,25 @@
-"""Tile imagery for display: the stretched tile image, the heatmap overlay and thumbnails as PNG data URLs.
-Pixels are cached per window (st.cache_data) so a rerun after a review action reads no raster."""
+"""Tile imagery for display. The Review map's tile image (JPEG) and heatmap (PNG with alpha) are written once per
+tile into ``<data home>/display/`` under a name that changes when the source changes, and served from there as
+static files (``app.components.map_component`` registers the folder), so the browser caches them and a rerun sends
+only their URLs. Thumbnails for the Tiles table stay small PNG data URLs."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 import rasterio
 import streamlit as st
 from PIL import Image
 
+from app.components.map_component import IMAGES_NAME, asset_url, register_assets
+from db.settings import data_home
 from geo.raster import display_rgb, read_window
 
-
-def jpeg_data_url(array: np.ndarray, quality: int = 88) -> str:
-    """An HxWx3 uint8 array as a JPEG data URL (imagery: about 5x smaller than PNG, resent on every rerun)."""
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+DISPLAY_DIR = "display"
 
 
 def png_data_url(array: np.ndarray) -> str:
@@ -27,12 +29,47 @@ def png_data_url(array: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def tile_image_url(path: str, col_off: int, row_off: int, width: int, height: int,
-                   band_stats: list | None, nodata: float | None) -> str:
-    """The tile window stretched (per-band p2/p98 of the scene) to 8-bit RGB, as a JPEG data URL."""
-    image, valid = read_window(path, col_off, row_off, width, height, band_stats, nodata)
-    return jpeg_data_url(display_rgb(image))
+def _display_file(kind: str, suffix: str, *parts) -> tuple[Path, str]:
+    """The display file for ``parts`` (the source path's size and mtime included, so a rewritten raster gets a new
+    name and no stale cache) and its URL."""
+    source = Path(str(parts[0]))
+    stamp = source.stat() if source.exists() else None
+    key = repr((kind, *parts, stamp.st_size if stamp else None, stamp.st_mtime_ns if stamp else None))
+    name = f"{kind}-{hashlib.sha1(key.encode()).hexdigest()[:20]}.{suffix}"
+    register_assets(IMAGES_NAME, data_home(), DISPLAY_DIR)
+    return data_home() / DISPLAY_DIR / name, asset_url(IMAGES_NAME, name)
+
+
+def _write_once(path: Path, image: Image.Image, fmt: str, **options) -> None:
+    """Write ``image`` to ``path`` through a temporary name (a reader never sees half a file)."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    image.save(tmp, format=fmt, **options)
+    os.replace(tmp, path)
+
+
+def tile_image_file_url(path: str, col_off: int, row_off: int, width: int, height: int,
+                        band_stats: list | None, nodata: float | None) -> str:
+    """The tile window stretched (per-band p2/p98 of the scene) to 8-bit RGB, as a cached JPEG's URL."""
+    target, url = _display_file("tile", "jpg", path, col_off, row_off, width, height, repr(band_stats), nodata)
+    if not target.exists():
+        image, _valid = read_window(path, col_off, row_off, width, height, band_stats, nodata)
+        _write_once(target, Image.fromarray(display_rgb(image)), "JPEG", quality=88)
+    return url
+
+
+def heatmap_file_url(path: str) -> str | None:
+    """The heatmap as a transparent-to-orange PNG (alpha = probability), its cached file's URL; None if unreadable."""
+    target, url = _display_file("heat", "png", path)
+    if target.exists():
+        return url
+    prob = heatmap_array(path)
+    if prob is None:
+        return None
+    _write_once(target, Image.fromarray(heat_rgba(prob)), "PNG", compress_level=1)
+    return url
 
 
 @st.cache_data(max_entries=2048, show_spinner=False)
@@ -58,12 +95,8 @@ def heatmap_array(path: str) -> np.ndarray | None:
         return None
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def heatmap_url(path: str) -> str | None:
-    """The heatmap as a transparent-to-orange PNG data URL (alpha = probability)."""
-    prob = heatmap_array(path)
-    if prob is None:
-        return None
+def heat_rgba(prob: np.ndarray) -> np.ndarray:
+    """Probability (0..1) as RGBA: orange, alpha = probability."""
     p = np.clip(np.nan_to_num(prob), 0.0, 1.0)
     rgba = np.stack([np.full_like(p, 255), 200 * (1 - p) + 40, 30 * (1 - p), 230 * p], axis=-1)
-    return png_data_url(rgba.astype(np.uint8))
+    return rgba.astype(np.uint8)

@@ -1,39 +1,27 @@
-"""Pieces of the Review page: which tile, what is selected, the toolbar, navigation and the side controls.
-Each reads widgets or session_state and returns plain values; the page file puts them together."""
+"""Pieces of the Review page: which tile, handling the map's intents, moving between tiles, the split and threshold
+previews. Each reads session_state and returns plain values; the page file puts them together."""
 from __future__ import annotations
 
 from typing import Any
 
 import streamlit as st
 
-from app.components.editor import MODES
-from app.map_view import selected_from_event
+from app.review_actions import perform
 from app.state import TILE_KEY, flash
-from app.tile_view import TileView
-from errors import UserError
-from db.review import neighbour_tile, next_needing_review
+from app.tile_view import TileView, load_tile_view
 from db.queries import get_tile
+from db.review import neighbour_tile, next_needing_review
 from db.session import transaction
+from errors import UserError
 
-NONCE_KEY, PREVIEW_KEY, MODE_KEY = "review_nonce", "split_preview", "editor_mode"
-ROW1 = (("accept", "Accept (a)", "primary"), ("reject", "Reject (r)", "secondary"),
-        ("accept_all", "Accept rest", "secondary"), ("no_buildings", "No buildings here", "secondary"),
-        ("delete", "Delete", "secondary"),
-        ("merge", "Merge selected", "secondary"), ("undo", "Undo", "secondary"), ("redo", "Redo", "secondary"))
-ROW2 = (("draw", "Save drawn building"), ("edit", "Save edited outline"), ("split_line", "Split along drawn line"))
-NAV = (("prev", "◀ Previous tile"), ("next", "Next tile ▶"), ("next_review", "Next needing review (n)"))
-
-
-def keys() -> tuple[int, str, str]:
-    """The current nonce and the map / editor widget keys (a new nonce gives fresh, empty widgets)."""
-    nonce = int(st.session_state.setdefault(NONCE_KEY, 0))
-    return nonce, f"review_map_{nonce}", f"review_editor_{nonce}"
+MAP_KEY = "review_map"
+ACK_KEY, RESULT_KEY, PREVIEW_KEY, SELECT_KEY = "review_ack", "review_result", "split_preview", "review_select"
 
 
 def bump() -> None:
-    """Forget map selection, drawn shapes and previews after a change."""
-    st.session_state[NONCE_KEY] = int(st.session_state.get(NONCE_KEY, 0)) + 1
+    """Forget previews and the outcome shown (another tile was opened, e.g. from the Tiles page)."""
     st.session_state.pop(PREVIEW_KEY, None)
+    st.session_state.pop(RESULT_KEY, None)
 
 
 def tile_in_project(tile_id: Any, project_id: int) -> bool:
@@ -55,68 +43,62 @@ def current_tile(project_id: int) -> int | None:
     return tile_id
 
 
-def editor_shape(editor_key: str, nonce: int) -> dict | None:
-    """The shape the editor reported for the current nonce (older shapes were already applied)."""
-    value = st.session_state.get(editor_key)
-    shape = value.get("shape") if hasattr(value, "get") else None
-    return shape if isinstance(shape, dict) and int(shape.get("nonce", -1)) == nonce else None
-
-
-def selection(view: TileView, map_key: str, shape: dict | None) -> dict[int, int]:
-    """{footprint id: version seen} selected on the map or in the editor (only footprints still shown)."""
-    chosen = selected_from_event(st.session_state.get(map_key))
-    if shape:  # every editor shape carries the editor's selection and the versions the reviewer saw
-        seen = {int(k): int(v) for k, v in (shape.get("versions") or {}).items()}
-        chosen.update({int(i): seen.get(int(i), view.versions.get(int(i), 0)) for i in shape.get("ids", [])})
-    return {i: v for i, v in chosen.items() if i in view.versions}
-
-
-def toolbar() -> str | None:
-    """The action buttons; returns the pressed action's name."""
-    pressed = None
-    for col, (name, label, kind) in zip(st.columns(len(ROW1)), ROW1):
-        if col.button(label, key=f"btn_{name}", type=kind, width="stretch"):
-            pressed = name
-    for col, (name, label) in zip(st.columns(len(ROW2) + 1), ROW2):
-        if col.button(label, key=f"btn_{name}", width="stretch"):
-            pressed = name
-    return pressed
-
-
-def navigation() -> str | None:
-    pressed = None
-    for col, (name, label) in zip(st.columns(len(NAV)), NAV):
-        if col.button(label, key=f"nav_{name}", width="stretch"):
-            pressed = name
-    return pressed
-
-
-def go(project_id: int, tile_id: int, where: str) -> None:
-    """Move to the previous / next tile or the next one needing review."""
+def go(project_id: int, tile_id: int, where: str) -> tuple[str, str]:
+    """Move to the previous / next tile or the next one needing review; returns the outcome to show."""
     with transaction() as session:
         target = (next_needing_review(session, project_id, tile_id) if where == "next_review"
                   else neighbour_tile(session, project_id, tile_id, -1 if where == "prev" else 1))
     if target is None:
-        flash("no more tiles that way" if where != "next_review" else "every tile of this project is reviewed",
-              "warning")
-        return
+        return "warning", ("no more tiles that way" if where != "next_review"
+                           else "every tile of this project is reviewed")
     st.session_state[TILE_KEY] = target
-    bump()
+    st.session_state.pop(PREVIEW_KEY, None)
+    return "success", f"tile {target}"
 
 
-def split_controls(view: TileView, selected: dict[int, int]) -> None:
-    """k, Suggest split (preview) and Discard; the preview lives in session_state until applied or discarded."""
+def handle_intent(intent: dict, view: TileView, project_id: int, reviewer: str | None, k: int) -> None:
+    """Commit one intent from the map (once: its sequence number is remembered) and remember the outcome."""
+    seq = int(intent.get("seq", 0))
+    if seq <= int(st.session_state.get(ACK_KEY, 0)):
+        return
+    action = intent.get("action")
+    st.session_state[SELECT_KEY] = []
+    if action == "next":
+        kind, message = go(project_id, view.tile_id, "next_review")
+    elif action == "suggest_split":
+        kind, message = suggest_split(view, intent, k)
+    else:
+        kind, message = perform(intent, view, reviewer)
+        if kind == "success" and action in ("split_line", "merge", "draw"):
+            st.session_state.pop(PREVIEW_KEY, None)
+    st.session_state[ACK_KEY] = seq
+    st.session_state[RESULT_KEY] = {"seq": seq, "kind": kind, "message": message}
+
+
+def suggest_split(view: TileView, intent: dict, k: int) -> tuple[str, str]:
+    """A k-way split suggestion for the one selected building, kept as a preview until applied or discarded."""
     from app.previews import split_preview
 
-    k = st.number_input("Split into k parts", 2, 8, 2, key="split_k")
-    suggest, discard = st.columns(2)
-    if suggest.button("Suggest split", key="btn_suggest", width="stretch"):
-        try:
-            st.session_state[PREVIEW_KEY] = split_preview(view, selected, int(k))
-        except UserError as exc:
-            flash(str(exc), "error")
-    if discard.button("Discard preview", key="btn_discard", width="stretch"):
+    selected = {int(i): int(v) for i, v in (intent.get("ids") or {}).items()}
+    try:
+        st.session_state[PREVIEW_KEY] = split_preview(view, selected, k)
+    except UserError as exc:
+        return "error", str(exc)
+    return "success", f"split suggestion for #{next(iter(selected))} in {k} parts (cyan): press 'Apply split'"
+
+
+def apply_split(view: TileView, reviewer: str | None) -> None:
+    """Apply the previewed split (the page's button)."""
+    kind, message = perform({"action": "apply_split", "tile_id": view.tile_id}, view, reviewer,
+                            preview=st.session_state.get(PREVIEW_KEY))
+    if kind == "success":
         st.session_state.pop(PREVIEW_KEY, None)
+    flash(message, kind)
+
+
+def split_preview_rings(view: TileView) -> list:
+    preview = st.session_state.get(PREVIEW_KEY)
+    return preview["parts_lonlat"] if preview and preview.get("tile_id") == view.tile_id else []
 
 
 def threshold_controls(view: TileView) -> list[list[list[float]]]:
@@ -137,18 +119,6 @@ def threshold_controls(view: TileView) -> list[list[list[float]]]:
     return rings
 
 
-def editor_mode() -> str:
-    """The editor's mode from its control (kept across reruns)."""
-    labels = list(MODES.values())
-    chosen = st.segmented_control("Editor mode", labels, default=labels[0], key=MODE_KEY)
-    return next((k for k, v in MODES.items() if v == chosen), "select")
-
-
-def shape_note(shape: dict | None) -> str | None:
-    """What the editor holds that a button can save (shown under the editor)."""
-    if not shape:
-        return None
-    count = len(shape.get("points") or [])
-    return {"polygon": f"Drawn outline ready ({count} corners): press 'Save drawn building'.",
-            "line": f"Split line ready ({count} points): press 'Split along drawn line'.",
-            "edit": f"Edited outline of #{shape.get('id')} ready: press 'Save edited outline'."}.get(shape.get("kind"))
+def reload(view: TileView) -> TileView:
+    """The current tile read again (after an intent changed it or moved to another tile)."""
+    return load_tile_view(int(st.session_state[TILE_KEY])) or view

@@ -1,35 +1,24 @@
-"""Keyboard shortcuts for the Review page (a = accept, r = reject, n = next tile needing review), as a tiny
-components-v2 script: it listens on the page and reports the key as a one-run trigger value."""
+"""The review map's keyboard, following iD and Rapid where they have a convention (and the app's own earlier
+a / r / n). The map component (review_map/src/index.js, ``key``) implements them; this list is what its ``?``
+overlay and the README show. No shortcut fires while the focus is in a text field."""
 from __future__ import annotations
 
-import streamlit as st
-
-SHORTCUTS = {"a": "accept", "r": "reject", "n": "next"}
-
-_JS = """
-export default function (component) {
-  const { setTriggerValue } = component;
-  const onKey = (evt) => {
-    const t = evt.target;
-    const typing = t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName));
-    if (typing || evt.ctrlKey || evt.metaKey || evt.altKey) return;
-    const key = (evt.key || "").toLowerCase();
-    if (["a", "r", "n"].includes(key)) setTriggerValue("key", key);
-  };
-  window.addEventListener("keydown", onKey);
-  return () => window.removeEventListener("keydown", onKey);
-}
-"""
-
-_KEYS = st.components.v2.component("footprint_studio.keys", js=_JS)
-
-
-def _keep() -> None:
-    """Trigger values only need a rerun; the page reads the value."""
-
-
-def pressed_shortcut(key: str = "review_keys") -> str | None:
-    """The action of the shortcut pressed since the last run ("accept", "reject", "next"), else None."""
-    result = _KEYS(key=key, on_key_change=_keep)
-    value = result.get("key") if hasattr(result, "get") else None
-    return SHORTCUTS.get(str(value).lower()) if value else None
+KEYS: tuple[tuple[str, str], ...] = (
+    ("click / shift-click", "select a building / add or remove it"),
+    ("shift-drag", "box select"),
+    ("A", "accept the selection"),
+    ("R", "reject the selection"),
+    ("Shift+A", "accept the rest of the tile (every pending building)"),
+    ("3 or D", "draw a building: click corners, Enter or the first corner finishes, Esc cancels"),
+    ("drag a corner", "move that corner (selected building)"),
+    ("click an edge / a corner", "insert a corner there / delete that corner (selected building)"),
+    ("X", "split the selected building along a line you click (Enter finishes)"),
+    ("C", "merge the selected buildings"),
+    ("Q", "square the corners of the selected building"),
+    ("M", "move the selected building (drag it)"),
+    ("Delete / Backspace", "delete the selection"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo (this tile)"),
+    ("N", "next tile needing review (zoom and tool are kept)"),
+    ("Esc", "cancel drawing, leave the tool, clear the selection"),
+    ("?", "show or hide this list"),
+)
