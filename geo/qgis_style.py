@@ -3,8 +3,8 @@ it; marked ``useAsDefault``), so a QGIS user opening the file sees the app's col
 green, drawn-by-a-reviewer blue, imported labels white outlines, rejected red, and likely-fused footprints
 outlined in magenta on top.
 
-The colours are the Review page's (``app.map_view.COLOURS``; a test keeps the two equal: ``geo`` may not import
-``app``).
+The colours are the Review page's (its map component, ``app/components/review_map/src/index.js``; a test keeps
+the two equal: ``geo`` may not import ``app``).
 """
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 STYLE_NAME = "Footprint Studio review colours"
-# fill RGBA, line RGB, as in app.map_view.COLOURS
-COLOURS = {
-    "pending": ([255, 200, 0, 60], [255, 200, 0]),
-    "accepted": ([0, 210, 90, 140], [0, 230, 100]),
-    "rejected": ([230, 40, 40, 90], [230, 40, 40]),
-    "human": ([40, 140, 255, 140], [60, 160, 255]),
+COLOURS = {  # fill RGBA, line RGB, as on the Review page's map
+    "pending": ([255, 200, 0, 50], [255, 200, 0]),
+    "accepted": ([0, 210, 90, 110], [0, 230, 100]),
+    "rejected": ([230, 40, 40, 70], [230, 40, 40]),
+    "human": ([40, 140, 255, 120], [60, 160, 255]),
     "label": ([255, 255, 255, 30], [255, 255, 255]),
 }
 FUSED_LINE = [255, 0, 255]
