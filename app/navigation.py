@@ -10,6 +10,7 @@ PAGES = (
     ("Export", "views/export.py", False),
     ("Training", "views/training.py", False),
     ("Models", "views/models.py", False),
+    ("Users", "views/users.py", False),
 )  # no icons: a page icon becomes the favicon, and Material icons are fetched from a CDN
 
 
@@ -18,10 +19,13 @@ def page_specs() -> list[tuple[str, str, bool]]:
     return list(PAGES)
 
 
-def pages() -> list[st.Page]:
-    """st.Page objects for every page (paths relative to the main script, app/)."""
+ADMIN_PAGES = ("Users",)  # listed for administrators only (the services refuse reviewers anyway)
+
+
+def pages(admin: bool = True) -> list[st.Page]:
+    """st.Page objects for every page a user with this role sees (paths relative to the main script, app/)."""
     return [st.Page(path, title=title, default=default, url_path=title.lower())
-            for title, path, default in page_specs()]
+            for title, path, default in page_specs() if admin or title not in ADMIN_PAGES]
 
 
 def page_path(title: str) -> str:

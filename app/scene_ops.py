@@ -8,18 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from errors import UserError
-from db.queries import footprint_counts, get_or_create_project, list_projects, project_scenes
+from db.queries import footprint_counts, list_projects, project_scenes
 from db.review import project_progress
 from db.session import transaction
 from db.settings import data_home
+from services.authz import Actor, require_admin
 from services.ingest import ingest
 from services.progress import Progress
+from services.projects import create_project as create_project_row
 
 
-def create_project(name: str) -> str:
-    """Create the project (nothing happens when it exists); returns its name."""
+def create_project(name: str, *, actor: Actor | None) -> str:
+    """Create the project (nothing happens when it exists); returns its name. Administrators only."""
     with transaction() as session:
-        return get_or_create_project(session, name).name
+        return create_project_row(session, name, actor=actor).name
 
 
 def projects_overview() -> list[dict[str, Any]]:
@@ -53,7 +55,7 @@ def save_uploads(project: str, files: Sequence[Any]) -> list[Path]:
     return paths
 
 
-def queue_prediction(project_id: int, summary: dict[str, Any]) -> int | None:
+def queue_prediction(project_id: int, summary: dict[str, Any], *, actor: Actor | None) -> int | None:
     """Queue the worker job that predicts the project's new tiles and make sure a worker runs; its id, or None
     when no tile waits for a prediction."""
     from app.local_worker import ensure_local_worker
@@ -61,7 +63,7 @@ def queue_prediction(project_id: int, summary: dict[str, Any]) -> int | None:
 
     try:
         with transaction() as session:
-            job = queue_predict(session, project_id)
+            job = queue_predict(session, project_id, actor=actor)
             job_id = job.id if job is not None else None
     except UserError as exc:
         raise UserError(f"added {summary['scenes']} scene(s) ({summary['tiles']} new tiles) but cannot "
@@ -72,15 +74,17 @@ def queue_prediction(project_id: int, summary: dict[str, Any]) -> int | None:
 
 
 def add_scenes(project: str, scenes: Sequence[str | Path], labels: str | Path | None, tile_size: int,
-               predict: bool, progress: Progress) -> dict[str, Any]:
+               predict: bool, progress: Progress, *, actor: Actor | None) -> dict[str, Any]:
     """Ingest scenes into the project (labels optional); with ``predict`` queue a background job that predicts
-    the new tiles with the active model (its id in summary["predict_job"]). Nothing is predicted here."""
+    the new tiles with the active model (its id in summary["predict_job"]). Nothing is predicted here.
+    Administrators only: ``actor`` is checked before any upload or scene is touched."""
+    require_admin(actor, "add scenes")
     if not scenes:
         raise UserError("no scene given; type server paths (one per line) or upload GeoTIFF files")
     summary = ingest(list(scenes), labels or None, project=project, tile_size=int(tile_size),
-                     progress=progress)
+                     progress=progress, actor=actor)
     if predict:
-        summary["predict_job"] = queue_prediction(int(summary["project_id"]), summary)
+        summary["predict_job"] = queue_prediction(int(summary["project_id"]), summary, actor=actor)
     progress(1.0, "done")
     return summary
 

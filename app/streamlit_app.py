@@ -1,4 +1,4 @@
-"""Footprint Studio: the review app shell (first start, reviewer name, navigation).
+"""Footprint Studio: the review app shell (sign-in, first start, navigation).
 
 Run with ``streamlit run app/streamlit_app.py``. Pages live in app/views/ (a folder named pages/
 would switch Streamlit into its old directory mode); Training and Models are listed when their files exist."""
@@ -13,12 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/streamlit_app.py` puts app/ first on the path, not the root
     sys.path.insert(0, str(ROOT))
 
-from app.auth import reviewer_sidebar  # noqa: E402
+from app.auth import require_sign_in  # noqa: E402
 from app.bootstrap import first_start  # noqa: E402
 from app.navigation import pages  # noqa: E402
 
 st.set_page_config(page_title="Footprint Studio", layout="wide")
-page = st.navigation(pages())  # the menu shows at once, also while the first start builds the demo
-reviewer_sidebar()
+actor = require_sign_in()  # until someone signs in: only the sign-in form (this run stops there)
+page = st.navigation(pages(admin=actor.is_admin))  # the menu shows at once, also while the demo is built
 first_start()
 page.run()

@@ -16,6 +16,8 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DECK_CANVAS = "[data-testid='stDeckGlJsonChart'] canvas"
+PASSWORD = "browser-password-1"
+_HOMES: dict[str, Path] = {}  # server URL -> its data home, so sign_in can create the account there
 
 
 def free_port() -> int:
@@ -36,10 +38,12 @@ def streamlit_server(home: Path, timeout: float = 60.0):
     log = open(home / "streamlit.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    _HOMES[url] = home
     try:
         _wait_healthy(url, timeout, process)
         yield url
     finally:
+        _HOMES.pop(url, None)
         process.terminate()
         try:
             process.wait(10)
@@ -84,14 +88,39 @@ def wait_text(page, text: str, timeout_ms: int = 30000) -> None:
     page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout_ms)
 
 
-def open_review(page, url: str, reviewer: str) -> None:
-    """Open the app (Review is the default page), type the reviewer name, wait for the map."""
+def ensure_account(home: Path, name: str, role: str = "reviewer", password: str = PASSWORD) -> None:
+    """Create the account ``name`` in the data home's database unless it exists."""
+    from sqlalchemy import select
+
+    from db import users
+    from db.schema import User
+    from db.session import transaction
+
+    with transaction(f"sqlite:///{home / 'footprints.db'}") as session:
+        if session.scalar(select(User.id).where(User.name == name)) is None:
+            users.create_user(session, name, role, password=password)
+
+
+def fill_sign_in(page, name: str, password: str = PASSWORD) -> None:
+    """Type into the sign-in form and press Sign in."""
+    page.get_by_label("Username", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def sign_in(page, url: str, name: str, role: str = "reviewer") -> None:
+    """Open the app, sign in as ``name`` (an account with ``role`` made for the test), wait until it has drawn."""
+    ensure_account(_HOMES[url], name, role)
     page.goto(url)
-    page.wait_for_selector(DECK_CANVAS, timeout=60000)
-    name = page.get_by_label("Reviewer name", exact=True).and_(page.locator("input"))
-    name.fill(reviewer)
-    name.press("Enter")
+    page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=60000)
+    fill_sign_in(page, name)
+    page.get_by_text(f"Signed in as {name}").wait_for(timeout=60000)
     wait_idle(page)
+
+
+def open_review(page, url: str, reviewer: str, role: str = "reviewer") -> None:
+    """Sign in as ``reviewer`` (Review is the default page) and wait for the map."""
+    sign_in(page, url, reviewer, role)
     page.wait_for_selector(DECK_CANVAS, timeout=60000)
 
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_harness import page_test
 
 from db import jobs
 from db.schema import ModelVersion
@@ -45,7 +45,7 @@ def no_local_worker(monkeypatch):
 def test_versions_table_promote_and_roll_back(data_home, tmp_path):
     base_id = tiny_base_version(tmp_path)
     _child_version(base_id)
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     assert not at.exception
     table = at.dataframe[0].value
     row = table[table["name"] == "tiny-job7"].iloc[0]
@@ -66,7 +66,7 @@ def test_versions_table_promote_and_roll_back(data_home, tmp_path):
 
 
 def test_page_without_versions(data_home):
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     assert not at.exception and "No model version yet" in at.info[0].value
 
 
@@ -93,7 +93,7 @@ def _worse_candidate(base_id: int, tmp_path: Path) -> None:
 def test_basis_warning_and_real_scores_per_place(data_home, tmp_path):
     base_id = tiny_base_version(tmp_path)
     _worse_candidate(base_id, tmp_path)
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     assert not at.exception
     assert [w.value for w in at.warning] == [
         "tiny-job8 is worse than the active version on the same 3 tiles: IoU 0.310 vs 0.520, F1 0.200 vs 0.450 "

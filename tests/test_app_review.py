@@ -54,15 +54,6 @@ def test_accept_selected_from_map(world):
     assert at.session_state["review_nonce"] == 1  # selection reset for the next action
 
 
-def test_reject_without_reviewer_is_refused(world):
-    at = app_test(reviewer=None)
-    pick(at, world["footprint_ids"][0])
-    at.run()
-    button(at, "btn_reject").click().run()
-    assert status(world["footprint_ids"][0]) == "pending"
-    assert any("Reviewer name" in e.value for e in at.error)
-
-
 def test_draw_from_editor_value_and_undo(world):
     at = app_test()
     at.session_state["review_editor_0"] = {"shape": {"kind": "polygon", "nonce": 0, "tile_id": world["tile_id"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_harness import page_test
 
 from db import jobs
 from db.session import transaction
@@ -37,7 +37,7 @@ def no_local_worker(monkeypatch):
 def test_page_shows_live_progress_and_cancels(data_home, tmp_path):
     project_id, _ = tiny_project(tmp_path)
     job_id = _running_job(project_id)
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     assert not at.exception
     texts = [p.proto.text for p in at.get("progress")]
     assert "Epoch 1 of 3" in texts and any("Batch 2 of 4" in t and "0.2500" in t for t in texts)
@@ -58,7 +58,7 @@ def test_page_shows_a_running_predict_job_and_cancels_it(data_home, tmp_path):
     with transaction() as session:
         jobs.claim_next(session, "w-test")
         jobs.set_progress(session, job_id, {"phase": "predict", "batch": 4, "n_batches": 12})
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     assert not at.exception
     texts = [p.proto.text for p in at.get("progress")]
     assert f"Job {job_id} (predict new tiles), running: 4 of 12 tiles" in texts
@@ -73,7 +73,7 @@ def test_page_shows_a_running_predict_job_and_cancels_it(data_home, tmp_path):
 def test_retrain_without_reviewed_tiles_is_refused(data_home, tmp_path):
     _, tiles = tiny_project(tmp_path)
     unlabel(tiles)
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     at.button(key="retrain").click().run()
     assert "no reviewed tiles" in at.error[0].value
     with transaction() as session:
@@ -81,7 +81,7 @@ def test_retrain_without_reviewed_tiles_is_refused(data_home, tmp_path):
 
 
 def test_page_without_projects_says_what_to_do(data_home):
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     assert not at.exception and "No project yet" in at.info[0].value
 
 
@@ -90,7 +90,7 @@ def test_retrain_button_queues_a_job_that_survives_a_reload(data_home, tmp_path)
     unlabel(tiles)
     review_tiles(tiles[:3])  # two train, one validates: the fewest a fine-tune accepts
     tiny_base_version(tmp_path)
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     at.number_input(key="train_epochs").set_value(3).run()
     at.button(key="retrain").click().run()
     assert at.success[0].value.startswith("Queued retrain job")
@@ -98,7 +98,7 @@ def test_retrain_button_queues_a_job_that_survives_a_reload(data_home, tmp_path)
         (job,) = jobs.list_jobs(session)
         chosen = sorted(job.params["train_tile_ids"] + job.params["val_tile_ids"])
         assert (job.status, job.params["epochs"], chosen) == ("queued", 3, tiles[:3])
-    reloaded = AppTest.from_file(PAGE, default_timeout=30).run()  # a new browser session reads it back
+    reloaded = page_test(PAGE)  # a new browser session reads it back
     assert reloaded.subheader[0].value == f"Job {job.id}: queued"
     assert "3 reviewed tiles" in " ".join(c.value for c in reloaded.caption)
 
@@ -108,7 +108,7 @@ def test_retrain_with_too_few_reviewed_tiles_is_refused(data_home, tmp_path):
     unlabel(tiles)
     review_tiles(tiles[:2])  # one would train, one validate: below the minimum of two training tiles
     tiny_base_version(tmp_path)
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at = page_test(PAGE)
     at.button(key="retrain").click().run()
     assert "too few reviewed tiles to fine-tune: 1 training tile of 2 reviewed" in at.error[0].value
     with transaction() as session:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 
+from services.authz import SYSTEM
 from app.scene_ops import add_scenes, parse_paths, projects_overview, save_uploads
 from errors import UserError
 from geo.raster import write_geotiff
@@ -30,7 +31,8 @@ def test_upload_scene_with_labels_is_ingested(data_home, tmp_path):
     label_path = save_uploads("city", [uploaded("labels.geojson", json.dumps(labels).encode())])[0]
     assert scenes[0].parent == data_home / "uploads" / "city"
     steps = []
-    result = add_scenes("city", scenes, label_path, 64, predict=False, progress=lambda f, m="": steps.append(f))
+    result = add_scenes("city", scenes, label_path, 64, predict=False, progress=lambda f, m="": steps.append(f),
+                        actor=SYSTEM)
     assert (result["scenes"], result["tiles"], result["labels"]) == (1, 1, 1)
     assert steps[-1] == 1.0
     row = next(r for r in projects_overview() if r["project"] == "city")
@@ -40,4 +42,4 @@ def test_upload_scene_with_labels_is_ingested(data_home, tmp_path):
 def test_no_scene_given_is_refused(data_home):
     assert parse_paths(" a.tif, b.tif\n\nc.tif ") == ["a.tif", "b.tif", "c.tif"]
     with pytest.raises(UserError, match="no scene given"):
-        add_scenes("city", [], None, 512, predict=False, progress=lambda f, m="": None)
+        add_scenes("city", [], None, 512, predict=False, progress=lambda f, m="": None, actor=SYSTEM)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from services.authz import SYSTEM
 from app.scene_ops import add_scenes, added_message
 from db import jobs
 from db.schema import Footprint, Tile
@@ -65,7 +66,7 @@ def _fake_predicted_and_reviewed(predicted: int, reviewed: int) -> int:
 
 
 def test_add_scenes_queues_one_job_that_predicts_only_new_tiles(data_home, scene_files, monkeypatch):
-    first = add_scenes("city", [scene_files[0]], None, TILE, predict=False, progress=_no_progress)
+    first = add_scenes("city", [scene_files[0]], None, TILE, predict=False, progress=_no_progress, actor=SYSTEM)
     old = _tile_ids(first["scene_ids"][0])
     assert len(old) == 4 and "predict_job" not in first
     version_id = _fake_predicted_and_reviewed(predicted=old[0], reviewed=old[1])
@@ -79,7 +80,7 @@ def test_add_scenes_queues_one_job_that_predicts_only_new_tiles(data_home, scene
     with monkeypatch.context() as patch:
         patch.setattr(services.predict_tiles, "predict_tiles", no_prediction_here)
         patch.setattr(services.predict_tiles, "predict_project", no_prediction_here)
-        summary = add_scenes("city", [scene_files[1]], None, TILE, predict=True, progress=_no_progress)
+        summary = add_scenes("city", [scene_files[1]], None, TILE, predict=True, progress=_no_progress, actor=SYSTEM)
     new = _tile_ids(summary["scene_ids"][0])
     with transaction() as session:
         (job,) = jobs.list_jobs(session)
@@ -105,7 +106,7 @@ def test_cancel_stops_the_predict_job_between_chunks(data_home, scene_files, mon
     import worker.context
     import worker.tile_chunks
 
-    summary = add_scenes("city", [scene_files[0]], None, TILE, predict=True, progress=_no_progress)
+    summary = add_scenes("city", [scene_files[0]], None, TILE, predict=True, progress=_no_progress, actor=SYSTEM)
     job_id = summary["predict_job"]
     real_chunk = worker.tile_chunks.predict_chunk
 
@@ -134,7 +135,7 @@ def test_cancel_stops_the_predict_job_between_chunks(data_home, scene_files, mon
 def test_queue_predict_reuses_a_waiting_job_and_skips_when_nothing_waits(data_home, scene_files):
     from services.queueing import queue_predict
 
-    summary = add_scenes("city", [scene_files[0]], None, TILE, predict=False, progress=_no_progress)
+    summary = add_scenes("city", [scene_files[0]], None, TILE, predict=False, progress=_no_progress, actor=SYSTEM)
     project_id = summary["project_id"]
     with transaction() as session:
         first = queue_predict(session, project_id).id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app.auth import current_actor, is_admin
 from app.local_worker import ensure_local_worker
 from errors import UserError
 from db import jobs
@@ -33,7 +34,7 @@ def act(action, *args) -> None:
     """Run promote or rollback in one transaction and remember what happened for the next rerun."""
     try:
         with transaction() as session:
-            version, job = action(session, *args)
+            version, job = action(session, *args, actor=current_actor())
             queued = f"; re-predicting unreviewed tiles (job {job.id})" if job else " (already active)"
             st.session_state["models_notice"] = f"Active model: {version.name}{queued}."
         if job is not None:
@@ -114,7 +115,8 @@ def main() -> None:
     st.write(f"Active version: **{active}**")
     warnings(rows)
     versions_table(rows)
-    controls(rows)
+    if is_admin():
+        controls(rows)
     details(rows)
     repredict_jobs()
 

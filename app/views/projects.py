@@ -6,6 +6,7 @@ import streamlit as st
 
 from app.scene_ops import (add_scenes, added_message, create_project, parse_paths, projects_overview,
                            save_uploads)
+from app.auth import current_actor, is_admin
 from app.state import PROJECT_KEY, flash, pick_project, show_flash
 from errors import UserError
 
@@ -15,12 +16,15 @@ show_flash()
 overview = projects_overview()
 if overview:
     st.dataframe(pd.DataFrame(overview), hide_index=True, width="stretch")
+if not is_admin():
+    st.caption("Creating projects and adding scenes is for administrators.")
+    st.stop()
 
 with st.form("new_project", clear_on_submit=True):
     name = st.text_input("New project name", key="new_project_name")
     if st.form_submit_button("Create project"):
         try:
-            st.session_state[PROJECT_KEY] = create_project(name)
+            st.session_state[PROJECT_KEY] = create_project(name, actor=current_actor())
             flash(f"project '{st.session_state[PROJECT_KEY]}' is ready: add scenes below")
         except UserError as exc:
             flash(str(exc), "error")
@@ -49,7 +53,8 @@ if st.button("Add scenes", type="primary", key="btn_add_scenes"):
         scenes = parse_paths(paths_text) + [str(p) for p in save_uploads(project_name, uploads or [])]
         labels = (str(save_uploads(project_name, [label_upload])[0]) if label_upload else labels_path.strip())
         result = add_scenes(project_name, scenes, labels or None, int(tile_size), predict,
-                            lambda f, m="": bar.progress(min(max(float(f), 0.0), 1.0), text=str(m)))
+                            lambda f, m="": bar.progress(min(max(float(f), 0.0), 1.0), text=str(m)),
+                            actor=current_actor())
         flash(added_message(result))
     except UserError as exc:
         flash(str(exc), "error")
