@@ -13,7 +13,10 @@ from db.review import project_progress
 from db.session import transaction
 from db.settings import data_home
 from services.authz import Actor, require_admin
+from geo.atomic import write_bytes
+from geo.limits import check_upload_size
 from services.ingest import ingest
+from services.paths import LABEL_SUFFIXES, TIFF_MAGIC, confine_labels, confine_scene
 from services.progress import Progress
 from services.projects import create_project as create_project_row
 
@@ -43,16 +46,57 @@ def parse_paths(text: str) -> list[str]:
     return [item.strip() for item in re.split(r"[\n,]", text or "") if item.strip()]
 
 
+def typed_scenes(text: str) -> list[str]:
+    """The scene paths typed into the text box, each confined to the import roots (``services.paths``) and a
+    GeoTIFF; http(s) URLs (Cloud-Optimised GeoTIFFs) are not server paths and pass as typed."""
+    from geo.cog import is_url
+
+    return [item if is_url(item) else confine_scene(item) for item in parse_paths(text)]
+
+
+def typed_labels(text: str) -> str | None:
+    """The typed labels path confined to the import roots (a GeoJSON or GeoPackage), or None when empty."""
+    return confine_labels(text) if (text or "").strip() else None
+
+
 def save_uploads(project: str, files: Sequence[Any]) -> list[Path]:
-    """Write uploaded files (Streamlit UploadedFile) under data_home()/uploads/<project>/; returns their paths."""
+    """Write uploaded files (Streamlit UploadedFile) under data_home()/uploads/<project>/; returns their paths.
+    Each is checked first (size limit; a .tif / .tiff must be a GeoTIFF, labels GeoJSON or GeoPackage) and
+    written atomically; an earlier upload of the same name is never replaced (a scene may already point at it):
+    identical bytes reuse it, other bytes get a numbered name."""
     folder = data_home() / "uploads" / re.sub(r"[^A-Za-z0-9_.-]", "_", project)
-    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for f in files:
-        path = folder / Path(f.name).name
-        path.write_bytes(f.getvalue())
-        paths.append(path)
+        name = Path(f.name).name
+        data = f.getvalue()
+        check_upload_size(name, len(data))
+        _check_upload_kind(name, data)
+        paths.append(_unused_or_same(folder / name, data))
     return paths
+
+
+def _check_upload_kind(name: str, data: bytes) -> None:
+    """A scene upload must be a GeoTIFF (GDAL goes by content: a VRT named .tif could read other files), a
+    labels upload a GeoJSON / GeoPackage (read as JSON or SQLite, never as a GDAL raster)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        if data[:4] not in TIFF_MAGIC:
+            raise UserError(f"upload '{name}' is not a GeoTIFF; upload GeoTIFF (.tif) scenes")
+    elif suffix not in LABEL_SUFFIXES:
+        raise UserError(f"upload '{name}' is neither a GeoTIFF scene nor GeoJSON / GeoPackage labels")
+
+
+def _unused_or_same(path: Path, data: bytes) -> Path:
+    """``path`` (or ``stem-2.ext``, ``stem-3.ext``, ...) holding ``data``: an existing file with the same bytes is
+    reused, a free name is written atomically."""
+    for n in range(1, 1000):
+        candidate = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if candidate.exists():
+            if candidate.stat().st_size == len(data) and candidate.read_bytes() == data:
+                return candidate
+            continue
+        return write_bytes(candidate, data)
+    raise UserError(f"too many uploads named '{path.name}'; rename the file before uploading it")
 
 
 def queue_prediction(project_id: int, summary: dict[str, Any], *, actor: Actor | None) -> int | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.plain_text import inert
 from db.queries import list_projects
 from db.session import transaction
 
@@ -47,4 +48,4 @@ def show_flash() -> None:
     item = st.session_state.pop(FLASH_KEY, None)
     if item:
         kind, message = item
-        {"success": st.success, "error": st.error, "warning": st.warning}.get(kind, st.info)(message)
+        {"success": st.success, "error": st.error, "warning": st.warning}.get(kind, st.info)(inert(message))

@@ -10,6 +10,7 @@ from app_harness import app_test, button
 from db.schema import Project, Scene, Tile
 from db.session import transaction
 from geo.raster import write_geotiff
+from services.paths import import_roots
 from review_world import GRID, build_world
 
 APP_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "app"
@@ -50,7 +51,7 @@ def test_projects_page_creates_project_and_adds_scene_by_path(world, data_home):
     at.text_input(key="new_project_name").input("city")
     next(b for b in at.button if "Create project" in b.label).click().run()
     import numpy as np
-    scene = write_geotiff(data_home / "new.tif", np.full((3, 96, 96), 120, np.uint8), "EPSG:32616", GRID)
+    scene = write_geotiff(import_roots()[0] / "new.tif", np.full((3, 96, 96), 120, np.uint8), "EPSG:32616", GRID)
     at.session_state["pick_project_projects"] = "city"
     at.run()
     at.text_area(key="scene_paths").input(str(scene))
@@ -68,7 +69,7 @@ def test_projects_page_queues_prediction_of_new_tiles_for_the_worker(world, data
     import numpy as np
 
     from db import jobs
-    scene = write_geotiff(data_home / "new.tif", np.full((3, 96, 96), 120, np.uint8), "EPSG:32616", GRID)
+    scene = write_geotiff(import_roots()[0] / "new.tif", np.full((3, 96, 96), 120, np.uint8), "EPSG:32616", GRID)
     at = app_test("views/projects.py")
     at.text_area(key="scene_paths").input(str(scene))
     at.number_input(key="tile_size").set_value(128)
@@ -90,7 +91,7 @@ def test_projects_page_reports_bad_path(world):
     at.text_area(key="scene_paths").input("/nowhere/scene.tif")
     at.checkbox(key="predict_new").uncheck()
     button(at, "btn_add_scenes").click().run()
-    assert any("does not exist" in e.value for e in at.error)
+    assert any("cannot use '/nowhere/scene.tif'" in e.value for e in at.error)  # confined to the import roots
 
 
 def test_export_page_builds_geojson_for_the_project(world):

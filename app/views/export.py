@@ -6,14 +6,15 @@ import streamlit as st
 from app.export_ops import STATUS_CHOICES, export_bytes
 from app.state import TILE_KEY, pick_project
 from app.tiles_table import scene_names
-from errors import UserError
+from app.errors_view import error_message
+from app.plain_text import inert, plain
 
 st.session_state["_page"] = "export"
 picked = pick_project()
 if picked is None:
     st.stop()
 project_id, project_name = picked
-st.header(f"Export {project_name}")
+st.header(f"Export {plain(project_name)}")
 
 scenes = scene_names(project_id)
 tile_id = st.session_state.get(TILE_KEY)
@@ -30,10 +31,10 @@ statuses = st.multiselect("Statuses", list(STATUS_CHOICES), default=["accepted"]
 if st.button("Prepare download", type="primary", key="btn_export"):
     try:
         st.session_state["export_file"] = export_bytes(project_id, project_name, scope, scene, tile_id, statuses, fmt)
-    except UserError as exc:
-        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line; anything unexpected is logged with a reference
+        st.error(inert(error_message(exc, "export")))
 ready = st.session_state.get("export_file")
 if ready:
     st.caption(f"{ready['count']} footprints · {len(ready['data']) / 1024:.1f} KiB")
-    st.download_button(f"Download {ready['name']}", ready["data"], file_name=ready["name"], mime=ready["mime"],
+    st.download_button(f"Download {plain(ready['name'])}", ready["data"], file_name=ready["name"], mime=ready["mime"],
                        key="btn_download")

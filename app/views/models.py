@@ -11,7 +11,8 @@ import streamlit as st
 
 from app.auth import current_actor, is_admin
 from app.local_worker import ensure_local_worker
-from errors import UserError
+from app.errors_view import error_message
+from app.plain_text import inert, plain
 from db import jobs
 from db.session import transaction
 from services.queueing import promote_version, rollback_version
@@ -36,11 +37,11 @@ def act(action, *args) -> None:
         with transaction() as session:
             version, job = action(session, *args, actor=current_actor())
             queued = f"; re-predicting unreviewed tiles (job {job.id})" if job else " (already active)"
-            st.session_state["models_notice"] = f"Active model: {version.name}{queued}."
+            st.session_state["models_notice"] = f"Active model: {plain(version.name)}{queued}."
         if job is not None:
             ensure_local_worker()  # the re-predict job needs a live worker
-    except UserError as exc:
-        st.session_state["models_notice"] = f"error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one line; anything unexpected is logged with a reference
+        st.session_state["models_notice"] = f"error: {inert(error_message(exc, 'promote / roll back'))}"
 
 
 def versions_table(rows: list[dict]) -> None:
@@ -59,7 +60,7 @@ def versions_table(rows: list[dict]) -> None:
 def warnings(rows: list[dict]) -> None:
     for row in rows:
         if row.get("warning"):
-            st.warning(f"{row['name']} is {row['warning']}.")
+            st.warning(f"{plain(row['name'])} is {row['warning']}.")
 
 
 def details(rows: list[dict]) -> None:
@@ -69,7 +70,7 @@ def details(rows: list[dict]) -> None:
         return
     st.subheader("Scores per version")
     for row in shown:
-        label = row["name"] + (" (active)" if row["active"] else "")
+        label = plain(row["name"]) + (" (active)" if row["active"] else "")
         with st.expander(label, expanded=row["active"] or bool(row.get("warning"))):
             if row.get("validation"):
                 st.markdown(row["validation"])
@@ -112,7 +113,7 @@ def main() -> None:
         return
     notice()
     active = next((r["name"] for r in rows if r["active"]), "none")
-    st.write(f"Active version: **{active}**")
+    st.write(f"Active version: **{plain(active)}**")
     warnings(rows)
     versions_table(rows)
     if is_admin():

@@ -4,11 +4,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app.scene_ops import (add_scenes, added_message, create_project, parse_paths, projects_overview,
-                           save_uploads)
+from app.scene_ops import (add_scenes, added_message, create_project, projects_overview, save_uploads,
+                           typed_labels, typed_scenes)
 from app.auth import current_actor, is_admin
 from app.state import PROJECT_KEY, flash, pick_project, show_flash
-from errors import UserError
+from app.errors_view import error_message
+from app.plain_text import plain
 
 st.session_state["_page"] = "projects"
 st.header("Projects")
@@ -26,15 +27,15 @@ with st.form("new_project", clear_on_submit=True):
         try:
             st.session_state[PROJECT_KEY] = create_project(name, actor=current_actor())
             flash(f"project '{st.session_state[PROJECT_KEY]}' is ready: add scenes below")
-        except UserError as exc:
-            flash(str(exc), "error")
+        except Exception as exc:  # noqa: BLE001 - one line; anything unexpected is logged with a reference
+            flash(error_message(exc, "create project"), "error")
         st.rerun()
 
 picked = pick_project(st)
 if picked is None:
     st.stop()
 project_id, project_name = picked
-st.subheader(f"Add scenes to {project_name}")
+st.subheader(f"Add scenes to {plain(project_name)}")
 by_path, by_upload = st.tabs(["Server path", "Upload"])
 with by_path:
     paths_text = st.text_area("Scene paths on the server (one per line)", key="scene_paths")
@@ -50,12 +51,13 @@ predict = c2.checkbox("Predict the new tiles", value=True, key="predict_new",
 if st.button("Add scenes", type="primary", key="btn_add_scenes"):
     bar = st.progress(0.0, text="starting")
     try:
-        scenes = parse_paths(paths_text) + [str(p) for p in save_uploads(project_name, uploads or [])]
-        labels = (str(save_uploads(project_name, [label_upload])[0]) if label_upload else labels_path.strip())
+        scenes = typed_scenes(paths_text) + [str(p) for p in save_uploads(project_name, uploads or [])]
+        labels = (str(save_uploads(project_name, [label_upload])[0]) if label_upload
+                  else typed_labels(labels_path))
         result = add_scenes(project_name, scenes, labels or None, int(tile_size), predict,
                             lambda f, m="": bar.progress(min(max(float(f), 0.0), 1.0), text=str(m)),
                             actor=current_actor())
         flash(added_message(result))
-    except UserError as exc:
-        flash(str(exc), "error")
+    except Exception as exc:  # noqa: BLE001 - one line; anything unexpected is logged with a reference
+        flash(error_message(exc, "add scenes"), "error")
     st.rerun()

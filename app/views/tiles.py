@@ -5,6 +5,7 @@ import math
 
 import streamlit as st
 
+from app.plain_text import plain
 from app.review_page import bump
 from app.state import TILE_KEY, pick_project
 from app.tiles_table import backlog_note, scene_names, tiles_frame
@@ -18,7 +19,7 @@ picked = pick_project()
 if picked is None:
     st.stop()
 project_id, project_name = picked
-st.header(f"Tiles of {project_name}")
+st.header(f"Tiles of {plain(project_name)}")
 waiting = backlog_note(project_id)
 if waiting:
     st.info(waiting)

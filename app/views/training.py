@@ -11,7 +11,8 @@ import streamlit as st
 from app.auth import current_actor, is_admin
 from app.local_worker import ensure_local_worker
 from app.state import pick_project
-from errors import UserError
+from app.errors_view import error_message
+from app.plain_text import inert, plain
 from db import jobs
 from db.session import transaction
 from db.workers import live_workers, worker_row
@@ -33,11 +34,11 @@ def retrain_form(project_id: int) -> None:
                                     actor=current_actor())
                 st.session_state["training_notice"] = f"Queued retrain job {job.id}."
             ensure_local_worker()  # a worker that died since the app started is started again
-        except UserError as exc:
-            st.session_state["training_notice"] = f"error: {exc}"
+        except Exception as exc:  # noqa: BLE001 - one line; anything unexpected is logged with a reference
+            st.session_state["training_notice"] = f"error: {error_message(exc, 'retrain')}"
     notice = st.session_state.get("training_notice")
     if notice:
-        (st.error if notice.startswith("error:") else st.success)(notice.removeprefix("error: "))
+        (st.error if notice.startswith("error:") else st.success)(inert(notice.removeprefix("error: ")))
 
 
 def cancel(job_id: int) -> None:
@@ -45,8 +46,8 @@ def cancel(job_id: int) -> None:
     try:
         with transaction() as session:
             cancel_job(session, job_id, actor=current_actor())
-    except UserError as exc:
-        st.session_state["training_notice"] = f"error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one line; anything unexpected is logged with a reference
+        st.session_state["training_notice"] = f"error: {error_message(exc, 'cancel job')}"
     st.rerun()
 
 
@@ -82,7 +83,7 @@ def draw_job(view: dict) -> None:
             batch_text += f" - loss {view['loss']:.4f}"
         st.progress(view["batch_fraction"], text=batch_text)
     if view.get("result_version_name"):
-        st.success(f"Registered model version {view['result_version_name']}: compare and promote it on the "
+        st.success(f"Registered model version {plain(view['result_version_name'])}: compare and promote it on the "
                    "Models page.")
     if view["status"] == "running" and view["eta_s"] is not None:
         st.caption(f"About {int(view['eta_s'])} s left; heartbeat {view['heartbeat_age_s']} s ago "
@@ -93,7 +94,7 @@ def draw_job(view: dict) -> None:
         elif is_admin() and st.button("Cancel job", key=f"cancel_{view['id']}"):
             cancel(view["id"])
     if view["error"]:
-        st.error(view["error"])
+        st.error(inert(view["error"]))
     draw_curves(view["history"], view["batch_losses"])
     st.caption("Log")
     st.code(view["log_tail"] or "(empty)", language=None)
