@@ -1,0 +1,87 @@
+"""Real browser: nothing but the sign-in form before signing in; a wrong password is refused; a reviewer signs in
+and sees no Retrain / Promote / Roll back and no Users page, while an administrator does see them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from browser_harness import (CHROMIUM, browser_page, ensure_account, fill_sign_in, streamlit_server, wait_idle,
+                             wait_text)
+from review_world import build_world
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium at /usr/bin/chromium "
+                       "(apt-get install chromium); never `playwright install`"),
+]
+
+
+def _versions(home: Path) -> None:
+    from db.schema import ModelVersion
+    from db.session import transaction
+
+    with transaction(f"sqlite:///{home / 'footprints.db'}") as session:
+        for name, active in (("v1", True), ("v2", False)):
+            session.add(ModelVersion(name=name, path=str(home / f"{name}.keras"), preset="tiny", head="border",
+                                     bands=3, card={}, metrics={}, train_tiles=0, is_active=active))
+
+
+def _open_page(page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+    wait_idle(page)
+
+
+def _buttons(page) -> set[str]:
+    """Labels of the visible buttons, without icon-only ones and the password field's show/hide toggle."""
+    return set(page.evaluate("""() => [...document.querySelectorAll('button')]
+        .filter(b => b.offsetParent !== null && !b.closest('[data-testid="stTextInput"]'))
+        .map(b => b.innerText.trim()).filter(t => t)"""))
+
+
+def test_sign_in_form_only_then_a_reviewer_sees_no_admin_buttons(data_home):
+    pytest.importorskip("playwright")
+    build_world(data_home, footprints=2)
+    _versions(data_home)
+    ensure_account(data_home, "rita", "reviewer")
+    ensure_account(data_home, "adam", "admin")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(data_home) as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=60000)
+        wait_idle(page)
+        assert page.locator("input:visible").count() == 2  # Username and Password, nothing else
+        assert page.get_by_label("Password", exact=True).get_attribute("type") == "password"
+        assert _buttons(page) == {"Sign in"}
+        assert page.locator("[data-testid='stSidebar'], [data-testid='stSidebarNav']").count() == 0
+        assert page.locator("canvas, [data-testid='stDataFrame']").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "sign_in.png"), full_page=True)
+
+        fill_sign_in(page, "rita", "not her password")
+        wait_text(page, "Wrong username or password")
+        assert page.locator("[data-testid='stSidebarNav']").count() == 0
+
+        fill_sign_in(page, "rita")
+        wait_text(page, "Signed in as rita (reviewer)")
+        wait_idle(page)
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Training" in nav and "Models" in nav and "Users" not in nav
+        _open_page(page, "Training")
+        wait_text(page, "Retraining and cancelling jobs are for administrators")
+        assert not _buttons(page) & {"Retrain", "Cancel job"}
+        _open_page(page, "Models")
+        wait_text(page, "Active version")
+        assert not _buttons(page) & {"Promote", "Roll back"}
+        page.screenshot(path=str(ARTIFACTS / "reviewer_models.png"), full_page=True)
+
+        page.get_by_role("button", name="Sign out", exact=True).click()
+        page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=30000)
+        fill_sign_in(page, "adam")
+        wait_text(page, "Signed in as adam (admin)")
+        wait_idle(page)
+        assert "Users" in page.locator("[data-testid='stSidebarNav']").inner_text()
+        _open_page(page, "Models")
+        page.get_by_role("button", name="Promote", exact=True).wait_for(timeout=30000)
+        assert {"Promote", "Roll back"} <= _buttons(page)
