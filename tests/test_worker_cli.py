@@ -30,7 +30,10 @@ def test_worker_once_with_empty_queue_and_bad_flags(data_home, capsys):
     assert json.loads(capsys.readouterr().out)["jobs"] == {}
     assert main(["worker", "--once", "--stale-seconds", "0"]) == 2
     assert "--stale-seconds" in capsys.readouterr().err
-    assert not list((data_home / "workers").glob("*.json"))  # the worker withdrew its presence file
+    from db.schema import WorkerBeat
+
+    with transaction() as session:
+        assert session.query(WorkerBeat).count() == 0  # the worker withdrew its presence row
 
 
 def test_models_promote_needs_a_known_version(data_home, capsys):
