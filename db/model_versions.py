@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from errors import UserError
 from db.schema import ModelVersion
+from geo.limits import check_name
 
 DEFAULT_VERSION_NAME = "default"
 
@@ -40,8 +41,13 @@ def register_model_version(session: Session, path: str | Path, card: dict[str, A
     if not path.is_file():
         raise UserError(f"model file '{path}' does not exist; train a model first")
     card = dict(card or {})
+    base = check_name("model version", str(name or card.get("name") or path.parent.name or path.stem),
+                      ModelVersion.name.type.length - 4)  # room for _unique_name's "-<n>"
+    if len(str(path)) > ModelVersion.path.type.length:
+        raise UserError(f"model path is longer than {ModelVersion.path.type.length} characters; move it to a "
+                        "shorter folder")
     version = ModelVersion(
-        name=_unique_name(session, name or card.get("name") or path.parent.name or path.stem), path=str(path),
+        name=_unique_name(session, base), path=str(path),
         preset=preset or card.get("preset", "light"), head=head or card.get("head", "border"),
         bands=int(bands or card.get("bands", 3)), card=card, metrics=metrics if metrics is not None else
         card.get("metrics", {}), train_tiles=int(train_tiles if train_tiles is not None else

@@ -11,6 +11,7 @@ from errors import UserError
 from db.rules import is_unreviewed_state
 from db.schema import Footprint, ModelVersion, Project, Scene, Tile
 from db.spatial_index import has_rtree, rtree
+from geo.limits import check_name
 
 MAX_FOOTPRINT_DEG = (
     0.02  # no building is wider than about 2 km: bounds min_lon from below so the bbox index is used
@@ -19,9 +20,9 @@ MAX_FOOTPRINT_DEG = (
 
 def get_or_create_project(session: Session, name: str) -> Project:
     """The project called ``name``, created (and flushed) when missing."""
-    name = (name or "").strip()
-    if not name:
+    if not (name or "").strip():
         raise UserError("project name is empty; pass --project NAME")
+    name = check_name("project", name, Project.name.type.length)
     project = session.scalar(select(Project).where(Project.name == name))
     if project is None:
         project = Project(name=name)

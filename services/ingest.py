@@ -210,6 +210,10 @@ def plan_ingest(
         raise UserError("no scene given; pass one or more GeoTIFF paths")
     tile_windows(1, 1, tile_size, overlap)  # validates tile size and overlap
     infos = [inspect_scene(path, crs) for path in scenes]
+    for info in infos:
+        if len(info.path) > Scene.path.type.length:
+            raise UserError(f"scene path '{info.path[:80]}...' is longer than {Scene.path.type.length} "
+                            "characters; move the file to a shorter path")
     check_tile_count(sum(len(tile_windows(i.width, i.height, tile_size, overlap)) for i in infos))
     label_sets = _read_label_sets(infos, pair_labels(scenes, labels), labels_crs, skip_invalid)
     plans = []
