@@ -8,6 +8,7 @@ PAGES = (
     ("Tiles", "views/tiles.py", False),
     ("Projects", "views/projects.py", False),
     ("Export", "views/export.py", False),
+    ("Dashboard", "views/dashboard.py", False),
     ("Training", "views/training.py", False),
     ("Models", "views/models.py", False),
     ("Users", "views/users.py", False),
