@@ -168,3 +168,55 @@ def test_big_heatmap_mosaic_has_overviews(tmp_path):
         assert src.overviews(1) == [2, 4, 8] and src.block_shapes[0] == (256, 256)
         assert src.read(1)[1999, 1999] == pytest.approx(3072 / 4096)
     assert [p.name for p in tmp_path.iterdir()] == ["m.tif"]  # no scratch or temporary file left
+
+
+def test_export_page_offers_the_new_formats(world, tmp_path):
+    from app_harness import app_test, button
+
+    at = app_test("views/export.py")
+    at.multiselect(key="export_statuses").set_value(["pending", "accepted"]).run()
+    at.radio(key="export_format").set_value("OSM (JOSM)").run()
+    at.text_area(key="export_osm_tags").input("source=Drone survey 2026\nbuilding=house").run()
+    button(at, "btn_export").click().run()
+    assert not at.exception
+    ready = at.session_state["export_file"]
+    assert ready["name"] == "demo.osm" and ready["count"] == 4
+    root = ET.fromstring(ready["data"])
+    assert root.get("upload") == "never"
+    tags = {(t.get("k"), t.get("v")) for t in root.iter("tag")}
+    assert ("source", "Drone survey 2026") in tags and ("building", "house") in tags
+    for label, reader in (("GeoParquet", gpd.read_parquet), ("FlatGeobuf", pyogrio.read_dataframe)):
+        at.radio(key="export_format").set_value(label).run()
+        button(at, "btn_export").click().run()
+        ready = at.session_state["export_file"]
+        path = tmp_path / ready["name"]
+        path.write_bytes(ready["data"])
+        assert len(reader(path)) == 4 and ready["count"] == 4
+    at.radio(key="export_format").set_value("Heatmap COG").run()
+    button(at, "btn_export").click().run()
+    assert not at.exception
+    ready = at.session_state["export_file"]
+    (tmp_path / "heat.tif").write_bytes(ready["data"])
+    with rasterio.open(tmp_path / "heat.tif") as cog:
+        assert cog.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG" and ready["count"] == 1
+    assert any("1 tiles" in c.value for c in at.caption)
+
+
+def test_export_ops_conflates_with_an_uploaded_extract(world):
+    from app.export_ops import export_bytes
+    from errors import UserError
+
+    everything = json.loads(export_bytes(world["project_id"], "demo", "project", None, None, ["pending", "accepted"],
+                                         "GeoJSON")["data"])["features"]
+    existing = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"building": "yes"}, "geometry": everything[0]["geometry"]}]}
+    upload = ("existing.geojson", json.dumps(existing).encode())
+    ready = export_bytes(world["project_id"], "demo", "project", None, None, ["pending", "accepted"], "OSM (JOSM)",
+                         osm_tags="source=", conflate_file=upload)
+    assert ready["count"] == 3 and ready["conflation"]["overlapping"] == 1 and ready["conflation"]["new"] == 3
+    assert {t.get("k") for t in ET.fromstring(ready["data"]).iter("tag")} == {"building"}  # empty source= dropped
+    with pytest.raises(UserError, match="not key=value"):
+        export_bytes(world["project_id"], "demo", "project", None, None, ["pending"], "OSM (JOSM)", osm_tags="oops")
+    with pytest.raises(UserError, match="not an OSM extract"):
+        export_bytes(world["project_id"], "demo", "project", None, None, ["pending"], "GeoJSON",
+                     conflate_file=("x.txt", b"hello"))
