@@ -52,7 +52,8 @@ def validate_polygon(geom: BaseGeometry, allowed: BaseGeometry, what: str = "bui
         raise InvalidGeometry(f"the {what} has coordinates that are not finite numbers; draw the outline again")
     if len(set(geom.exterior.coords)) < 3:
         raise InvalidGeometry(f"the {what} needs at least 3 distinct corners; draw the outline again")
-    if Polygon(geom.exterior).convex_hull.area <= 0:
+    x0, y0, x1, y1 = geom.bounds
+    if Polygon(geom.exterior).convex_hull.area <= 1e-9 * max(x1 - x0, y1 - y0) ** 2:
         raise InvalidGeometry(f"the {what} has no area (its corners lie on one line); draw a real outline")
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)

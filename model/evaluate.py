@@ -16,6 +16,7 @@ import numpy as np
 from rasterio.transform import Affine
 from shapely.geometry.base import BaseGeometry
 
+from errors import UserError
 from model.metrics import (drop_small, fused_rate, pixel_counts, pixel_scores, pixel_scores_from_counts,
                            spacenet_scores)
 
@@ -54,7 +55,12 @@ def read_scored(path: str | Path, crs: str) -> tuple[list[tuple[BaseGeometry, fl
     for index, feature in enumerate(features_of(data, path)):
         props = feature.get("properties") or {} if isinstance(feature, dict) else {}
         scores[feature_ref(feature, index)] = float(props.get("score", 1.0) if props.get("score") is not None else 1.0)
-    polygons = [(p.geometry, scores.get(p.ref.split("#")[0], 1.0)) for p in read_labels(path, crs).polygons]
+    labels = read_labels(path, crs)
+    if labels.rejected:  # scoring without them would quietly change the figures
+        first = labels.rejected[0]
+        raise UserError(f"'{path}': {len(labels.rejected)} feature(s) cannot be scored (feature {first['feature']}: "
+                        f"{first['reason']}); fix or remove them")
+    polygons = [(p.geometry, scores.get(p.ref.split("#")[0], 1.0)) for p in labels.polygons]
     meta = data.get("footprints", {}) if isinstance(data, dict) else {}
     return polygons, meta if isinstance(meta, dict) else {}
 
