@@ -16,7 +16,7 @@ from services.authz import Actor, require_admin
 from geo.atomic import write_bytes
 from geo.limits import check_upload_size
 from services.ingest import ingest
-from services.paths import LABEL_SUFFIXES, TIFF_MAGIC, confine_labels, confine_scene
+from services.paths import LABEL_SUFFIXES, TIFF_MAGIC, confine_labels, confine_path, confine_scene
 from services.progress import Progress
 from services.projects import create_project as create_project_row
 
@@ -48,10 +48,17 @@ def parse_paths(text: str) -> list[str]:
 
 def typed_scenes(text: str) -> list[str]:
     """The scene paths typed into the text box, each confined to the import roots (``services.paths``) and a
-    GeoTIFF; http(s) URLs (Cloud-Optimised GeoTIFFs) are not server paths and pass as typed."""
+    GeoTIFF; http(s) URLs (Cloud-Optimised GeoTIFFs) are not server paths and pass as typed. A STAC item (.json,
+    under an import root) gives its visual asset: a URL, or a local file confined like any typed path."""
     from geo.cog import is_url
+    from geo.stac import item_asset_href
 
-    return [item if is_url(item) else confine_scene(item) for item in parse_paths(text)]
+    scenes = []
+    for item in parse_paths(text):
+        if not is_url(item) and item.lower().endswith(".json"):
+            item = item_asset_href(confine_path(item))
+        scenes.append(item if is_url(item) else confine_scene(item))
+    return scenes
 
 
 def typed_labels(text: str) -> str | None:

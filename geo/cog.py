@@ -30,9 +30,8 @@ COG_BLOCK = 256
 
 
 def is_url(path: Any) -> bool:
-    """True for an ``http(s)://`` URL or a GDAL ``/vsicurl/`` path."""
-    text = str(path)
-    return text.lower().startswith(URL_SCHEMES) or text.startswith(VSICURL)
+    """True for an ``http(s)://`` URL (a typed ``/vsicurl/...`` is not one: GDAL would take other schemes there)."""
+    return str(path).lower().startswith(URL_SCHEMES)
 
 
 def remote_path(path: str) -> str:

@@ -146,3 +146,42 @@ def test_unreachable_url_is_a_clear_error(data_home, server, capsys):
     assert main(["ingest", f"{base}/missing.tif", "--project", "remote"]) == 2
     err = capsys.readouterr().err
     assert "cannot be read over HTTP" in err and "missing.tif" in err
+
+
+def test_projects_page_adds_a_cog_url_and_a_stac_item(data_home, server, tmp_path):
+    import pystac
+    from datetime import datetime, timezone
+
+    from app.scene_ops import typed_scenes
+    from app_harness import app_test, button
+    from errors import UserError
+    from services.paths import import_roots
+
+    base, folder, requests = server
+    write_cog(folder / "scene.tif")
+    url = f"{base}/scene.tif"
+    item = pystac.Item("s", None, None, datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    item.add_asset("visual", pystac.Asset(url, media_type=pystac.MediaType.COG))
+    root = import_roots()[0]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "item.json").write_text(json.dumps(item.to_dict()))
+    assert typed_scenes(f"{url}\n{root / 'item.json'}") == [url, url]
+    outside = pystac.Item("o", None, None, datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    outside.add_asset("visual", pystac.Asset(str(tmp_path / "elsewhere.tif"), media_type=pystac.MediaType.COG))
+    (root / "outside.json").write_text(json.dumps(outside.to_dict()))
+    with pytest.raises(UserError):  # a local asset outside the import folders is refused like a typed path
+        typed_scenes(str(root / "outside.json"))
+    with pytest.raises(UserError):
+        typed_scenes("/vsicurl/file:///etc/hostname")
+
+    from db.queries import get_or_create_project
+
+    with transaction() as session:  # a project exists: the first start does not build the demo
+        get_or_create_project(session, "remote")
+    at = app_test("views/projects.py")
+    at.text_area(key="scene_paths").input(url)
+    at.checkbox(key="predict_new").uncheck()
+    button(at, "btn_add_scenes").click().run()
+    assert not at.exception and any("added 1 scene" in s.value for s in at.success)
+    with transaction() as session:
+        assert session.scalar(select(Scene.path)) == url

@@ -38,7 +38,10 @@ project_id, project_name = picked
 st.subheader(f"Add scenes to {plain(project_name)}")
 by_path, by_upload = st.tabs(["Server path", "Upload"])
 with by_path:
-    paths_text = st.text_area("Scene paths on the server (one per line)", key="scene_paths")
+    paths_text = st.text_area("Scene paths on the server (one per line)", key="scene_paths",
+                              help="GeoTIFFs under an import folder, https:// URLs of Cloud-Optimised GeoTIFFs "
+                              "(read by range requests, never downloaded whole) or STAC item .json files (their "
+                              "visual asset)")
     labels_path = st.text_input("Labels GeoJSON path (optional)", key="labels_path")
 with by_upload:
     uploads = st.file_uploader("Scene GeoTIFFs", type=["tif", "tiff"], accept_multiple_files=True, key="scene_up")
