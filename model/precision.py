@@ -1,7 +1,10 @@
 """Inference precision: float32, or bfloat16 where the hardware computes it fast (``--precision``).
 
-``auto`` picks bfloat16 on a CPU that has bfloat16 units (the ``avx512_bf16`` or ``amx_bf16`` flags; TensorFlow's
-oneDNN then uses them) or on a GPU that supports it, and float32 elsewhere. A bfloat16 network is the same network
+``auto`` picks bfloat16 only for a model whose card says its bfloat16 polygons match its float32 ones
+(``"bfloat16_f1"`` >= ``MIN_BFLOAT16_F1``, measured by bench/bench_scene.py), and only on a CPU that has bfloat16
+units (the ``avx512_bf16`` or ``amx_bf16`` flags; TensorFlow's oneDNN then uses them) or a GPU that supports it;
+float32 elsewhere. The shipped model's bfloat16 polygons scored F1 0.93 against its float32 ones (below 0.98),
+so ``auto`` keeps it in float32; ``--precision bfloat16`` still asks for bfloat16. A bfloat16 network is the same network
 rebuilt under Keras' ``mixed_bfloat16`` policy (bfloat16 compute, float32 weights) with the float32 weights copied
 in; the head (``head_*`` layers) and the pooling-index layers stay in float32 (the head's probabilities are
 thresholded, and the pooling layer ranks positions with integers that bfloat16 cannot count past 256).
@@ -20,6 +23,7 @@ PRECISIONS = ("float32", "bfloat16", "auto")
 MIXED_POLICY = "mixed_bfloat16"
 FLOAT32_LAYERS = ("head_", "MaxPoolWithMask")  # name prefixes / class names kept in float32
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+MIN_BFLOAT16_F1 = 0.98  # polygons at bfloat16 against float32 (SpaceNet F1) a card must show for ``auto``
 
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
@@ -60,17 +64,22 @@ def gpu_supports_bfloat16() -> bool:
     return False
 
 
-def resolve_precision(requested: str | None = "auto") -> str:
-    """``float32`` or ``bfloat16`` for a requested precision (``auto``: what this machine computes fast).
-    ``FOOTPRINTS_PRECISION`` sets the default when ``requested`` is None."""
+def hardware_bfloat16() -> bool:
+    """Whether this machine computes bfloat16 fast (CPU flags, or a GPU that supports it)."""
+    return bool(cpu_flags() & set(CPU_BF16_FLAGS)) or gpu_supports_bfloat16()
+
+
+def resolve_precision(requested: str | None = "auto", card: dict[str, Any] | None = None) -> str:
+    """``float32`` or ``bfloat16`` for a requested precision. ``auto``: bfloat16 when the model's ``card`` shows
+    bfloat16 polygons matching float32 ones and the hardware is fast at it. ``FOOTPRINTS_PRECISION`` sets the
+    default when ``requested`` is None."""
     requested = (requested or os.environ.get("FOOTPRINTS_PRECISION") or "auto").lower()
     if requested not in PRECISIONS:
         raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got '{requested}'")
     if requested != "auto":
         return requested
-    if cpu_flags() & set(CPU_BF16_FLAGS) or gpu_supports_bfloat16():
-        return "bfloat16"
-    return "float32"
+    verified = float((card or {}).get("bfloat16_f1", 0.0)) >= MIN_BFLOAT16_F1
+    return "bfloat16" if verified and hardware_bfloat16() else "float32"
 
 
 def _layer_policy(layer_config: dict[str, Any]) -> str:
@@ -99,7 +108,7 @@ def rebuild_in_precision(network: Any, precision: str) -> Any:
 
 def with_precision(predictor: Any, precision: str | None = "auto") -> Any:
     """The predictor at a precision (resolved from ``auto``): itself for float32, else a cached bfloat16 copy."""
-    resolved = resolve_precision(precision)
+    resolved = resolve_precision(precision, getattr(predictor, "card", None))
     if resolved == getattr(predictor, "precision", "float32"):
         return predictor
     return _converted(predictor, resolved)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from errors import UserError
@@ -28,8 +27,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not 0 <= args.scenes <= 50:
         raise UserError(f"--scenes must be between 0 and 50, got {args.scenes}")
 
-    def progress(fraction: float, message: str = "") -> None:
-        if not args.json:
-            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+    from cli.progress import command_progress
 
-    return build_demo(args.project, progress=progress, n_synth=args.scenes, predict=not args.no_predict)
+    with command_progress(args, "demo") as bar:
+        return build_demo(args.project, progress=bar, n_synth=args.scenes, predict=not args.no_predict)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,21 +97,18 @@ def scene_paths(args: argparse.Namespace) -> list[str | Path]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from cli.progress import command_progress
     from services.ingest import ingest
 
-    return ingest(
-        scene_paths(args),
-        label_sources(args),
-        project=args.project,
-        tile_size=args.tile_size,
-        overlap=args.overlap,
-        crs=args.crs,
-        labels_crs=args.labels_crs,
-        skip_invalid=args.skip_invalid,
-        progress=print_progress if sys.stderr.isatty() and not (args.json or args.quiet) else None,
-    )
-
-
-def print_progress(fraction: float, message: str = "") -> None:
-    """One progress line on stderr (stdout stays for the result)."""
-    print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+    with command_progress(args, "ingest") as bar:
+        return ingest(
+            scene_paths(args),
+            label_sources(args),
+            project=args.project,
+            tile_size=args.tile_size,
+            overlap=args.overlap,
+            crs=args.crs,
+            labels_crs=args.labels_crs,
+            skip_invalid=args.skip_invalid,
+            progress=bar if bar.enabled else None,
+        )

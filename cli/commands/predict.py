@@ -29,7 +29,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--tolerance", type=float, default=0.5, help="polygon simplification tolerance in m (0.5)")
     parser.add_argument("--precision", choices=("float32", "bfloat16", "auto"), default=None,
                         help="network precision: auto (default) uses bfloat16 where the CPU has bfloat16 units "
-                             "(avx512_bf16 / amx_bf16) or the GPU supports it, else float32")
+                             "(avx512_bf16 / amx_bf16) or the GPU supports it and the model card shows its bfloat16 "
+                             "polygons match float32 (bfloat16_f1 >= 0.98), else float32")
+    parser.add_argument("--block", type=int, default=2048,
+                        help="block size in px (default 2048): memory grows with it, blocks are the unit of work")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes: 1 (default) predicts in this process; N > 1 starts a local Dask cluster of "
                              "N worker processes")
@@ -72,9 +75,12 @@ def _predict_scene(args: argparse.Namespace) -> dict[str, Any]:
         megapixels = src.width * src.height / 1e6
     model_path = Path(args.model or default_model_path()).resolve()
     predictor = Predictor.load(model_path)
-    precision = resolve_precision(args.precision)
+    precision = resolve_precision(args.precision, predictor.card)
     threshold = args.threshold if args.threshold is not None else float(predictor.card.get("threshold", 0.5))
-    options = dict(tolerance_m=args.tolerance, min_area_m2=args.min_area, tta=args.tta, overwrite=args.force)
+    if args.block < 64:
+        raise UserError(f"--block must be at least 64 px, got {args.block}")
+    options = dict(tolerance_m=args.tolerance, min_area_m2=args.min_area, tta=args.tta, overwrite=args.force,
+                   chunk=args.block)
     with command_progress(args, "predict", total=megapixels, unit="MP") as bar:
         if args.workers == 1 and not args.cluster:
             result = predict_scene(args.scene.resolve(), with_precision(predictor, precision), args.out,
