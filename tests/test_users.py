@@ -210,3 +210,29 @@ def test_console_script_reads_the_password_from_stdin_and_never_prints_it(tmp_pa
     assert SECRET not in done.stdout + done.stderr
     listed = subprocess.run([str(script), "users", "list"], env=env, capture_output=True, text=True, timeout=120)
     assert "ana" in listed.stdout and "admin" in listed.stdout and "$argon2" not in listed.stdout
+
+
+GUARDED = {"queue_retrain", "queue_predict", "promote_version", "rollback_version", "cancel_job", "ingest",
+           "create_project", "create_project_row", "add_scenes", "queue_prediction"}
+UNGUARDED_IN_APP = {"request_cancel", "get_or_create_project", "create_user", "set_password", "remove_user"}
+
+
+def test_the_app_passes_the_signed_in_actor_to_every_guarded_service():
+    """The services default to the local operator (command line, worker); the app must always say who acts, and
+    never reach around the guards to the db functions beneath them."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "app"
+    missing, around = [], []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            where = f"{path.relative_to(root)}:{node.lineno}"
+            if name in GUARDED and "actor" not in {k.arg for k in node.keywords}:
+                missing.append(where)
+            if name in UNGUARDED_IN_APP:
+                around.append(where)
+    assert not missing, f"calls without actor=: {missing}"
+    assert not around, f"db calls that skip the role check: {around}"
