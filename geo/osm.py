@@ -2,8 +2,8 @@
 and conflate footprints with the buildings already mapped.
 
 The written file is meant for review in JOSM, never for a direct upload: the root carries ``upload="never"``,
-every id is negative (new objects), and buildings that share a vertex share its node (walls of terraced houses
-are joined, not drawn twice). A polygon with holes or a multi-part footprint becomes a ``type=multipolygon``
+every id is negative (new objects), buildings that share a vertex share its node, and a corner lying on a
+neighbour's wall is joined into that wall (walls of terraced houses are shared, not drawn twice). A polygon with holes or a multi-part footprint becomes a ``type=multipolygon``
 relation; a simple polygon a closed way.
 
 Extracts are read through GDAL's OSM driver (``.osm`` / ``.osm.pbf``: its ``multipolygons`` layer holds both
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
@@ -29,6 +30,7 @@ from geo.vector import geometry_from_json, polygon_parts
 OSM_SUFFIXES = (".osm", ".pbf")  # .osm.pbf ends in .pbf
 GENERATOR = "Footprint Studio"
 COORD_DECIMALS = 7  # OSM stores 7 decimals (about 1 cm)
+WALL_TOLERANCE_DEG = 1.5e-7  # a vertex this close to another building's wall (about 1.5 cm) is joined into it
 CONFLATE_MODES = ("skip", "mark")
 DEFAULT_THRESHOLD = 0.3
 Feature = tuple[dict[str, Any], str]  # (properties, GeoJSON geometry text in lon/lat)
@@ -103,6 +105,36 @@ class OsmDocument:
             members += [("inner", self.ring(r.coords, {})) for r in part.interiors]
         self.relations.append((self.new_id(), members, {"type": "multipolygon", **tags}))
 
+    def join_walls(self, tolerance: float = WALL_TOLERANCE_DEG) -> int:
+        """Insert into each way the nodes of other ways that lie on its segments (a T-junction: a building whose
+        corner touches its neighbour's wall), so walls are shared, not drawn twice; returns how many were added."""
+        if not self.nodes:
+            return 0
+        scale = 10**COORD_DECIMALS
+        ids = list(self.nodes.values())
+        xy = np.array([(x / scale, y / scale) for x, y in self.nodes], dtype=float)
+        position = {node_id: k for k, node_id in enumerate(ids)}
+        tree = STRtree(shapely.points(xy))
+        added = 0
+        for index, (way_id, refs, tags) in enumerate(self.ways):
+            new_refs = [refs[0]]
+            for a, b in zip(refs[:-1], refs[1:]):
+                pa, pb = xy[position[a]], xy[position[b]]
+                segment = shapely.LineString([pa, pb])
+                inside = []
+                for k in tree.query(segment, predicate="dwithin", distance=tolerance):
+                    node = ids[int(k)]
+                    if node in (a, b) or node in refs:
+                        continue
+                    t = float(np.dot(xy[k] - pa, pb - pa) / max(np.dot(pb - pa, pb - pa), 1e-30))
+                    if 0.0 < t < 1.0:
+                        inside.append((t, node))
+                new_refs += [node for _, node in sorted(inside)] + [b]
+            if len(new_refs) != len(refs):
+                added += len(new_refs) - len(refs)
+                self.ways[index] = (way_id, new_refs, tags)
+        return added
+
     def write(self, handle: IO[str]) -> None:
         handle.write("<?xml version='1.0' encoding='UTF-8'?>\n")
         handle.write(f'<osm version="0.6" generator={quoteattr(GENERATOR)} upload="never">\n')
@@ -135,6 +167,7 @@ def osm_document(features: Iterable[Feature], tags: dict[str, str] | None = None
     for props, geometry in features:
         extra = {"fixme": props["osm_fixme"]} if props.get("osm_fixme") else {}
         doc.building(geometry_from_json(geometry), {**base, **extra})
+    doc.join_walls()
     return doc
 
 

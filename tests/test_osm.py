@@ -180,3 +180,21 @@ def test_osm_extract_bootstraps_a_project_as_labels(data_home, tmp_path, capsys)
     assert [f["properties"]["osm"] for f in features] == ["w1000"]
     got, want = shape(features[0]["geometry"]), lonlat(A)
     assert got.intersection(want).area / got.union(want).area > 0.995  # 7 decimals in the extract
+
+
+def test_corner_on_a_neighbours_wall_is_joined_into_it(tmp_path):
+    """B's west wall is longer than A's east wall: A's corners lie on it and become nodes of B's way."""
+    from shapely import to_geojson
+    from geo.osm import write_osm
+
+    a = box(30.0, 0.0, 30.0001, 0.0001)
+    b = box(30.0001, -0.00005, 30.0002, 0.00015)
+    out = tmp_path / "t.osm"
+    assert write_osm([({"id": 1}, to_geojson(a)), ({"id": 2}, to_geojson(b))], out) == 2
+    root = ET.parse(out).getroot()
+    (way_a, way_b) = [[nd.get("ref") for nd in w.iter("nd")] for w in root.iter("way")]
+    assert len(way_a) == 5 and len(way_b) == 7  # B: 4 corners + A's 2 corners + closing node
+    assert len(set(way_a) & set(way_b)) == 2
+    pyogrio.set_gdal_config_options({"OSM_USE_CUSTOM_INDEXING": "NO"})
+    back = pyogrio.read_dataframe(out, layer="multipolygons")
+    assert sorted(round(g.area / a.area, 6) for g in back.geometry) == [1.0, 2.0]  # shapes unchanged
