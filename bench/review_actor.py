@@ -167,7 +167,8 @@ def run_loop(url: str, project_id: int, reviewer: str, seconds: float, seed: int
                 result = action(session)
             counts["ok"] += 1
             counts[f"ok_{kind}"] += 1
-            acknowledged.append(result.group_id)
+            if result.footprint_ids:  # (an undo of "accept the rest" on an empty tile only flips its events)
+                acknowledged.append(result.group_id)
         except ReviewConflict as exc:
             counts["locked" if _is_locked(exc) else "conflict"] += 1
         except UserError:
@@ -240,7 +241,7 @@ def check_consistency(url: str, project_id: int) -> list[str]:
 
 
 def lost_updates(url: str, acknowledged: list[str]) -> int:
-    """Acknowledged actions (their event groups) that the database does not hold."""
+    """Acknowledged actions that changed footprints whose event groups the database does not hold."""
     from sqlalchemy import select
 
     from db.schema import ReviewEvent

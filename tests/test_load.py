@@ -1,0 +1,39 @@
+"""A short load test (bench/bench_load.py runs the long one and prints the figures): 4 reviewer processes act on
+one project for 5 s on a real SQLite file (and on PostgreSQL when FOOTPRINTS_TEST_POSTGRES_URL is set); every
+process's first action creates the same new reviewer at the same instant. Zero raw exceptions, zero "database is
+locked", zero lost updates, a consistent database afterwards."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_load import POSTGRES_ENV, run_load  # noqa: E402
+
+PROCESSES, SECONDS = 4, 5.0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def load_db(request, data_home) -> str:
+    if request.param == "sqlite":
+        return os.environ["DATABASE_URL"]
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
+    return url
+
+
+def test_concurrent_reviewers_lose_nothing_and_raise_nothing_raw(load_db):
+    result = run_load(load_db, PROCESSES, SECONDS, tiles=2, per_tile=9)
+    print(result)
+    assert result["crashed_processes"] == 0, result["crash_tails"]
+    assert result["raw_exceptions"] == 0, result["raw_exception_kinds"]
+    assert result["database_is_locked"] == 0
+    assert result["lost_updates"] == 0
+    assert result["consistency_problems"] == []
+    assert result["actions_ok"] > 0
