@@ -147,3 +147,26 @@ def test_single_sign_on_email_maps_to_the_account(data_home):
         users.create_user(session, "ana", "admin", email="ana@example.org")
     assert sso_account("ANA@example.org")["name"] == "ana" and sso_account("ana@example.org")["role"] == "admin"
     assert sso_account("eve@example.org") is None and sso_account(None) is None
+
+
+def test_the_signed_in_user_is_the_reviewer_on_every_event(data_home):
+    from sqlalchemy import select
+
+    from db.schema import ReviewEvent
+
+    world = build_world(data_home, footprints=3)
+    at = app_test(reviewer="rita", role="reviewer")
+    at.session_state["review_map"] = {"intent": {"seq": 1, "action": "accept_all", "tile_id": world["tile_id"]}}
+    at.run()
+    assert not at.exception
+    with transaction() as session:
+        assert set(session.scalars(select(ReviewEvent.reviewer))) == {"rita"}
+        assert len(session.scalars(select(ReviewEvent.id)).all()) == 3
+
+
+def test_repeated_failures_in_a_session_are_slowed_down():
+    from app.auth import MAX_DELAY_S, SLOW_AFTER, slowdown_s
+
+    assert [slowdown_s(n) for n in range(1, SLOW_AFTER)] == [0.0] * (SLOW_AFTER - 1)
+    assert [slowdown_s(SLOW_AFTER + n) for n in range(3)] == [1.0, 2.0, 4.0]
+    assert slowdown_s(50) == MAX_DELAY_S
