@@ -170,3 +170,35 @@ def test_repeated_failures_in_a_session_are_slowed_down():
     assert [slowdown_s(n) for n in range(1, SLOW_AFTER)] == [0.0] * (SLOW_AFTER - 1)
     assert [slowdown_s(SLOW_AFTER + n) for n in range(3)] == [1.0, 2.0, 4.0]
     assert slowdown_s(50) == MAX_DELAY_S
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses (hex, as /proc/net shows them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_the_server_listens_on_loopback_only_and_hides_error_details(data_home):
+    import sys
+    import tomllib
+    from urllib.parse import urlparse
+
+    from browser_harness import ROOT, streamlit_server
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads the listening sockets from /proc/net (Linux)")
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1" and config["client"]["showErrorDetails"] == "none"
+    with streamlit_server(data_home) as url:
+        addresses = _listening(urlparse(url).port)
+    assert addresses == {"0100007F"}  # 127.0.0.1, and no wildcard (00000000 / ::) socket
