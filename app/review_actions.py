@@ -8,6 +8,7 @@ from typing import Any
 
 from shapely.geometry import Polygon, shape
 
+from app.errors_view import error_message
 from app.tile_view import TileView
 from db import review
 from db.enums import FootprintStatus
@@ -137,6 +138,6 @@ def perform(intent: dict, view: TileView, reviewer: str | None, preview: dict | 
     try:
         with transaction() as session:
             result = ACTIONS[action](session, reviewer, view, intent, preview=preview)
-    except (UserError, InvalidGeometry) as exc:
-        return "error", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a UserError as it is, anything else one line + a logged reference
+        return "error", error_message(exc, f"review action {action}")
     return "success", f"{result.message} (tile {result.review_state.replace('_', ' ')})"
