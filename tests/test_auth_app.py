@@ -202,3 +202,29 @@ def test_the_server_listens_on_loopback_only_and_hides_error_details(data_home):
     with streamlit_server(data_home) as url:
         addresses = _listening(urlparse(url).port)
     assert addresses == {"0100007F"}  # 127.0.0.1, and no wildcard (00000000 / ::) socket
+
+
+AUTH_SECRETS = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
+                "client_id": "studio", "client_secret": "s",
+                "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+
+
+def test_single_sign_on_signs_in_the_account_with_that_email(data_home):
+    build_world(data_home, footprints=1)
+    ensure_user("root", "admin")
+    with transaction() as session:
+        users.create_user(session, "ana", "reviewer", email="ana@example.org")  # no password: SSO only
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = AUTH_SECRETS
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert "Sign in with single sign-on" in [b.label for b in at.button]
+    at.user = {"is_logged_in": True, "email": "Ana@Example.org"}  # back from the identity provider
+    at.run()
+    assert "Signed in as ana (reviewer)" in [t.value for t in at.sidebar.text]
+    stranger = AppTest.from_file(APP, default_timeout=60)
+    stranger.secrets["auth"] = AUTH_SECRETS
+    stranger.user = {"is_logged_in": True, "email": "eve@example.org"}
+    stranger.run()
+    assert any("No account here has the e-mail eve@example.org" in e.value for e in stranger.error)
+    assert not stranger.sidebar.text and "Sign in" in [b.label for b in stranger.button]
