@@ -22,7 +22,6 @@ REMOTE_OPTIONS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # no directory listing requests for side-car files
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIRANGE": "YES",
-    "CPL_VSIL_CURL_USE_HEAD": "NO",  # the first range read tells the size
     "GDAL_HTTP_MAX_RETRY": "2",
     "GDAL_HTTP_TIMEOUT": "30",
 }
