@@ -328,11 +328,13 @@ class Conflation:
             yield {**props, **extra}, geometry
 
 
-def conflation(path: str | Path | None, mode: str = "skip", threshold: float = DEFAULT_THRESHOLD) -> Conflation | None:
-    """A ``Conflation`` against the buildings of ``path`` (None when no file is given)."""
+def conflation(path: str | Path | None, mode: str = "skip", threshold: float = DEFAULT_THRESHOLD,
+               bbox: tuple[float, float, float, float] | None = None) -> Conflation | None:
+    """A ``Conflation`` against the buildings of ``path`` (within the lon/lat ``bbox`` when given, so a large
+    extract is not read whole); None when no file is given."""
     if path is None or str(path) == "":
         return None
-    return Conflation(read_buildings(path), threshold=threshold, mode=mode)
+    return Conflation(read_buildings(path, bbox), threshold=threshold, mode=mode)
 
 
 __all__ = ["parse_tags", "write_osm", "osm_document", "read_buildings", "buildings_geojson", "label_features",

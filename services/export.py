@@ -23,7 +23,7 @@ from geo.raster import as_affine
 
 __all__ = ["PROPERTIES", "DEFAULT_STATUSES", "export_query", "count_features", "iter_features", "export_geojson",
            "export_geojson_bytes", "export_gpkg", "gpkg_bytes", "FORMATS", "format_of", "export_file",
-           "export_file_bytes", "export_heatmaps", "tile_osm_features"]
+           "export_file_bytes", "export_heatmaps", "tile_osm_features", "project_bounds"]
 
 # buildings: rejected (not a building) and deleted are left out
 DEFAULT_STATUSES = (FootprintStatus.PENDING.value, FootprintStatus.ACCEPTED.value)
@@ -140,6 +140,17 @@ def format_of(out: str | Path, fmt: str | None = None) -> str:
             raise UserError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
         return fmt
     return SUFFIXES.get(Path(out).suffix.lower(), "geojson")
+
+
+def project_bounds(session: Session, project_id: int, scene_id: int | None = None
+                   ) -> tuple[float, float, float, float] | None:
+    """The lon/lat bounds of the project's (or one scene's) tiles, or None without tiles."""
+    query = (select(func.min(Tile.min_lon), func.min(Tile.min_lat), func.max(Tile.max_lon), func.max(Tile.max_lat))
+             .join(Scene, Tile.scene_id == Scene.id).where(Scene.project_id == project_id))
+    if scene_id is not None:
+        query = query.where(Scene.id == scene_id)
+    row = session.execute(query).one()
+    return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
 
 
 def export_file(

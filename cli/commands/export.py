@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from db.queries import get_project
     from db.session import transaction
     from geo.osm import conflation, parse_tags
-    from services.export import export_file, export_heatmaps
+    from services.export import export_file, export_heatmaps, project_bounds
 
     if args.out is None and args.heatmap is None:
         raise UserError("nothing to write; give --out FILE for footprints and/or --heatmap OUT.tif")
@@ -95,9 +95,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"--out '{args.out}' is a folder; give a file name such as {args.out / 'footprints.geojson'}"
             )
         check_writable(args.out, overwrite=args.force, what="--out")
-        conflate = conflation(args.conflate, args.conflate_mode, args.conflate_iou)
         with transaction() as session:
             project = get_project(session, args.project)
+            bounds = project_bounds(session, project.id, args.scene) if args.conflate else None
+            conflate = conflation(args.conflate, args.conflate_mode, args.conflate_iou, bounds)
             written = export_file(session, project.id, args.out, fmt, status=statuses, tile_id=args.tile,
                                   scene_id=args.scene, overwrite=args.force, tags=tags, conflate=conflate)
         result.update({"out": str(args.out), **written})
