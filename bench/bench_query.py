@@ -1,6 +1,11 @@
-"""Per-tile footprint query time with 1M footprints in SQLite (the (tile_id, status) index), plus a bbox query.
+"""Footprint query times in SQLite with 1M footprints: the per-tile query and the bounding-box query.
 
-.venv/bin/python bench/bench_query.py [--count 1000000] [--tiles 2000] [--queries 200]
+The bounding-box query is timed both ways on the same database and the same boxes: through the R*Tree
+(db.spatial_index, what ``footprints_in_bbox`` uses on SQLite) and through the plain btree index (what it used
+before migration 0003, and what PostgreSQL uses). The per-tile query is timed as the app runs it (ORM objects)
+and as bare rows (the same SQL without building ORM objects), to show where its time goes.
+
+.venv/bin/python bench/bench_query.py [--count 1000000] [--tiles 2000] [--queries 200] [--db FILE]
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,33 +25,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_export import seed_database
 
+BOX_DEG = 0.001
 
-def time_queries(tile_ids: list[int], queries: int) -> dict[str, float]:
-    """Median milliseconds of tile_footprints (all, and accepted only) and of a small bbox query."""
-    from db.queries import footprints_in_bbox, tile_footprints
+
+def _median_ms(session, calls: list[Callable[[], int]]) -> tuple[float, float]:
+    """(median milliseconds, mean rows) over the calls; the identity map is emptied after each."""
+    times, rows = [], 0
+    for call in calls:
+        start = time.perf_counter()
+        rows += call()
+        times.append(time.perf_counter() - start)
+        session.expunge_all()
+    return statistics.median(times) * 1000, rows / len(calls)
+
+
+def time_queries(tile_ids: list[int], queries: int) -> dict[str, tuple[float, float]]:
+    """{name: (median ms, rows per query)} for the per-tile and bounding-box queries."""
+    from sqlalchemy import select
+
+    from db.queries import bbox_meets, footprints_in_bbox, tile_footprints
+    from db.schema import Footprint
     from db.session import transaction
+    from db.spatial_index import has_rtree
 
     rng = np.random.default_rng(1)
     picks = [tile_ids[int(i)] for i in rng.integers(len(tile_ids), size=queries)]
-    timings: dict[str, list[float]] = {"tile": [], "tile_accepted": [], "bbox": []}
-    rows = 0
+    corners = [(-84.5 + rng.random() * 0.049, 33.6 + rng.random() * 0.049) for _ in range(queries)]
+    boxes = [(x, y, x + BOX_DEG, y + BOX_DEG) for x, y in corners]
+    table = Footprint.__table__
     with transaction() as session:
-        for tile_id in picks:
-            start = time.perf_counter()
-            rows += len(tile_footprints(session, tile_id))
-            timings["tile"].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            tile_footprints(session, tile_id, status="accepted")
-            timings["tile_accepted"].append(time.perf_counter() - start)
-            session.expunge_all()
-            x, y = -84.5 + rng.random() * 0.049, 33.6 + rng.random() * 0.049
-            start = time.perf_counter()
-            footprints_in_bbox(session, x, y, x + 0.001, y + 0.001)
-            timings["bbox"].append(time.perf_counter() - start)
-            session.expunge_all()
-    result = {key: statistics.median(values) * 1000 for key, values in timings.items()}
-    result["rows_per_tile"] = rows / len(picks)
-    return result
+        if not has_rtree(session):
+            raise SystemExit("this database has no R*Tree (migration 0003 not applied, or SQLite without R*Tree)")
+
+        def plain_bbox(box) -> int:
+            query = select(Footprint).where(bbox_meets(session, *box, use_rtree=False)).order_by(Footprint.id)
+            return len(list(session.scalars(query)))
+
+        def tile_rows(tile_id: int, status: str | None = None) -> int:
+            query = select(table).where(table.c.tile_id == tile_id)
+            if status:
+                query = query.where(table.c.status == status)
+            return len(session.execute(query.order_by(table.c.id)).all())
+
+        return {
+            "tile": _median_ms(session, [lambda t=t: len(tile_footprints(session, t)) for t in picks]),
+            "tile_accepted": _median_ms(session, [lambda t=t: len(tile_footprints(session, t, status="accepted"))
+                                                  for t in picks]),
+            "tile_rows": _median_ms(session, [lambda t=t: tile_rows(t) for t in picks]),
+            "bbox_btree": _median_ms(session, [lambda b=b: plain_bbox(b) for b in boxes]),
+            "bbox_rtree": _median_ms(session, [lambda b=b: len(footprints_in_bbox(session, *b)) for b in boxes]),
+        }
 
 
 def main() -> None:
@@ -53,30 +82,39 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--tiles", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--db", type=Path, help="time an existing bench database (made by an earlier run) instead")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench_query_"))
-    os.environ["FOOTPRINTS_HOME"] = str(folder)
-    os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
-    start = time.perf_counter()
-    seed_database(args.count, tiles=args.tiles)
-    db_size = (folder / "bench.db").stat().st_size / 1e6
-    print(
-        f"inserted {args.count:,} footprints over {args.tiles} tiles in {time.perf_counter() - start:.1f} s "
-        f"(database {db_size:.0f} MB)"
-    )
-    from sqlalchemy import select
+    if args.db is not None:
+        database = args.db.resolve()
+        os.environ["FOOTPRINTS_HOME"] = str(database.parent)
+        os.environ["DATABASE_URL"] = f"sqlite:///{database}"
+        print(f"database {database} ({database.stat().st_size / 1e6:.0f} MB)")
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="bench_query_"))
+        database = folder / "bench.db"
+        os.environ["FOOTPRINTS_HOME"] = str(folder)
+        os.environ["DATABASE_URL"] = f"sqlite:///{database}"
+        start = time.perf_counter()
+        seed_database(args.count, tiles=args.tiles)
+        print(f"inserted {args.count:,} footprints over {args.tiles} tiles in {time.perf_counter() - start:.1f} s "
+              f"(database {database.stat().st_size / 1e6:.0f} MB, {database})")
+    from sqlalchemy import func, select
 
-    from db.schema import Tile
+    from db.schema import Footprint, Tile
     from db.session import transaction
 
     with transaction() as session:
         tile_ids = list(session.scalars(select(Tile.id)))
+        count = session.scalar(select(func.count()).select_from(Footprint))
     result = time_queries(tile_ids, args.queries)
-    print(
-        f"per-tile query ({result['rows_per_tile']:.0f} footprints as ORM objects): median {result['tile']:.2f} ms; "
-        f"accepted only: {result['tile_accepted']:.2f} ms; bbox 0.001 deg: {result['bbox']:.2f} ms "
-        f"({args.queries} queries each)"
-    )
+    print(f"{count:,} footprints, {len(tile_ids)} tiles; medians over {args.queries} queries each")
+    for name, label in [("tile", "per-tile query, ORM objects"), ("tile_accepted", "per-tile, accepted only, ORM"),
+                        ("tile_rows", "per-tile query, bare rows"),
+                        ("bbox_btree", f"bbox {BOX_DEG} deg, btree index (before)"),
+                        ("bbox_rtree", f"bbox {BOX_DEG} deg, R*Tree (now)")]:
+        ms, rows = result[name]
+        print(f"  {label:<40} {ms:8.2f} ms  ({rows:.0f} rows)")
+    print(f"  bbox speed-up R*Tree vs btree: {result['bbox_btree'][0] / result['bbox_rtree'][0]:.1f}x")
 
 
 if __name__ == "__main__":
