@@ -107,32 +107,36 @@ class OsmDocument:
 
     def join_walls(self, tolerance: float = WALL_TOLERANCE_DEG) -> int:
         """Insert into each way the nodes of other ways that lie on its segments (a T-junction: a building whose
-        corner touches its neighbour's wall), so walls are shared, not drawn twice; returns how many were added."""
-        if not self.nodes:
+        corner touches its neighbour's wall), so walls are shared, not drawn twice; returns how many were added.
+        One spatial query for all segments against all nodes."""
+        if not self.nodes or not self.ways:
             return 0
         scale = 10**COORD_DECIMALS
-        ids = list(self.nodes.values())
-        xy = np.array([(x / scale, y / scale) for x, y in self.nodes], dtype=float)
-        position = {node_id: k for k, node_id in enumerate(ids)}
-        tree = STRtree(shapely.points(xy))
+        ids = np.array(list(self.nodes.values()))
+        xy = np.array(list(self.nodes), dtype=float) / scale
+        position = {int(node_id): k for k, node_id in enumerate(ids)}
+        segments = [(w, j, position[a], position[b]) for w, (_, refs, _) in enumerate(self.ways)
+                    for j, (a, b) in enumerate(zip(refs[:-1], refs[1:]))]
+        lines = shapely.linestrings(np.stack([[xy[a], xy[b]] for _, _, a, b in segments]))
+        seg_index, node_index = STRtree(shapely.points(xy)).query(lines, predicate="dwithin", distance=tolerance)
+        inserts: dict[tuple[int, int], list[tuple[float, int]]] = {}
+        for s_k, n_k in zip(seg_index.tolist(), node_index.tolist()):
+            way, j, a, b = segments[s_k]
+            if n_k in (a, b):
+                continue
+            pa, pb = xy[a], xy[b]
+            t = float(np.dot(xy[n_k] - pa, pb - pa) / max(float(np.dot(pb - pa, pb - pa)), 1e-30))
+            if 0.0 < t < 1.0:
+                inserts.setdefault((way, j), []).append((t, int(ids[n_k])))
         added = 0
-        for index, (way_id, refs, tags) in enumerate(self.ways):
+        for way in sorted({w for w, _ in inserts}):
+            way_id, refs, tags = self.ways[way]
             new_refs = [refs[0]]
-            for a, b in zip(refs[:-1], refs[1:]):
-                pa, pb = xy[position[a]], xy[position[b]]
-                segment = shapely.LineString([pa, pb])
-                inside = []
-                for k in tree.query(segment, predicate="dwithin", distance=tolerance):
-                    node = ids[int(k)]
-                    if node in (a, b) or node in refs:
-                        continue
-                    t = float(np.dot(xy[k] - pa, pb - pa) / max(np.dot(pb - pa, pb - pa), 1e-30))
-                    if 0.0 < t < 1.0:
-                        inside.append((t, node))
-                new_refs += [node for _, node in sorted(inside)] + [b]
-            if len(new_refs) != len(refs):
-                added += len(new_refs) - len(refs)
-                self.ways[index] = (way_id, new_refs, tags)
+            for j, b in enumerate(refs[1:]):
+                new_refs += [n for _, n in sorted(inserts.get((way, j), [])) if n not in refs and n not in new_refs]
+                new_refs.append(b)
+            added += len(new_refs) - len(refs)
+            self.ways[way] = (way_id, new_refs, tags)
         return added
 
     def write(self, handle: IO[str]) -> None:
