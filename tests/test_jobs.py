@@ -80,6 +80,37 @@ def test_two_workers_racing_for_one_job_claim_it_once(queue_db):
         assert job.worker_id == won[0][0] and job.attempts == 1
 
 
+def test_workers_draining_a_queue_together_run_every_job_once(queue_db):
+    """Four workers (own connection pools) claim until the queue is empty: every job is claimed by exactly one
+    of them, and none gives up while jobs remain (PostgreSQL: SKIP LOCKED passes over rows being claimed)."""
+    job_ids = [_queue(n=i) for i in range(12)]
+    url = queue_db
+    barrier, claims = threading.Barrier(4), []
+
+    def worker(name: str) -> None:
+        session = session_factory(url)()
+        session.bind = make_engine(url)
+        barrier.wait()
+        while True:
+            with session.begin():
+                job = jobs.claim_next(session, name)
+                if job is None:
+                    break
+                claims.append((name, job.id))
+        session.close()
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(job_id for _, job_id in claims) == job_ids
+    with transaction() as session:
+        for name, job_id in claims:
+            job = jobs.get_job(session, job_id)
+            assert (job.status, job.worker_id, job.attempts) == ("running", name, 1)
+
+
 def test_heartbeat_only_for_owner_and_stale_job_is_reclaimed(queue_db):
     job_id = _queue()
     with transaction() as session:
