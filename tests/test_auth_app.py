@@ -95,7 +95,13 @@ def test_a_removed_account_is_signed_out_at_once(data_home):
 
 
 def test_reviewer_sees_no_administrators_buttons(data_home):
+    from db.schema import ModelVersion
+
     build_world(data_home, footprints=1)
+    with transaction() as session:
+        for name, active in (("v1", True), ("v2", False)):
+            session.add(ModelVersion(name=name, path=str(data_home / f"{name}.keras"), preset="tiny", head="border",
+                                     bands=3, card={}, metrics={}, train_tiles=0, is_active=active))
     at = app_test(reviewer="ann", role="reviewer")
     for page in ("views/projects.py", "views/training.py", "views/models.py"):
         at.switch_page(page)
@@ -104,10 +110,14 @@ def test_reviewer_sees_no_administrators_buttons(data_home):
         labels = {b.label for b in at.button}
         assert not labels & {"Create project", "Add scenes", "Retrain", "Promote", "Roll back"}, (page, labels)
         assert not any(b.label.startswith("Cancel") for b in at.button)
+        assert any("for administrators" in c.value for c in at.caption), page  # each page says why
     admin = app_test(reviewer="root", role="admin")
     admin.switch_page("views/projects.py")
     admin.run()
     assert {"Create project", "Add scenes"} <= {b.label for b in admin.button}
+    admin.switch_page("views/models.py")
+    admin.run()
+    assert {"Promote", "Roll back"} <= {b.label for b in admin.button}
 
 
 def test_reviewer_is_refused_on_the_users_page_and_pages_run_alone(data_home):

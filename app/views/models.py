@@ -118,6 +118,8 @@ def main() -> None:
     versions_table(rows)
     if is_admin():
         controls(rows)
+    else:
+        st.caption("Promoting and rolling back model versions is for administrators.")
     details(rows)
     repredict_jobs()
 
