@@ -99,3 +99,30 @@ def test_stopping_worker_gives_its_job_back(workers_db):
         assert "w-1 stopped; job put back in the queue" in job.log
         assert jobs.get_job(session, cancelled_id).status == "cancelled"
         assert jobs.claim_next(session, "w-2").id == job_id
+
+
+def test_training_page_lists_live_workers(data_home, tmp_path, monkeypatch):
+    """The Training page shows every live worker (host, pid, started, last beat, current job); a dead one is
+    cleared, not shown."""
+    from pathlib import Path
+
+    from app_harness import page_test
+    from test_worker_support import tiny_project
+
+    monkeypatch.setenv("FOOTPRINTS_NO_LOCAL_WORKER", "1")
+    tiny_project(tmp_path)
+    with transaction() as session:
+        job_id = jobs.enqueue(session, "retrain", {}).id
+        workers.announce(session, "busy-worker", os.getpid(), current_job_id=job_id)
+        workers.announce(session, "far-worker", 4242, host="gpu-box")
+        workers.announce(session, "dead-worker", _dead_pid())
+    page = str(Path(__file__).resolve().parents[1] / "app" / "views" / "training.py")
+    at = page_test(page)
+    assert not at.exception
+    assert "Workers" in [s.value for s in at.subheader]
+    table = at.dataframe[-1].value
+    rows = {row["worker"]: row for _, row in table.iterrows()}
+    assert set(rows) == {"busy-worker", "far-worker"}
+    assert (rows["busy-worker"]["host"], rows["busy-worker"]["pid"]) == (workers.this_host(), os.getpid())
+    assert rows["busy-worker"]["current job"] == f"job {job_id}" and rows["far-worker"]["current job"] == "idle"
+    assert rows["far-worker"]["host"] == "gpu-box" and rows["far-worker"]["last beat"].endswith("s ago")
