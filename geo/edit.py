@@ -113,6 +113,48 @@ def merge_polygons(polygons: Sequence[Polygon]) -> Polygon:
     return rfc7946(Polygon(merged.exterior.coords, [r.coords for r in merged.interiors]))
 
 
+def orthogonalise(polygon: Polygon) -> Polygon:
+    """The building with square corners (the Q key of the map editors): every edge turned to the polygon's main
+    direction or across it, each corner where its two edges meet; nearly straight corners are dropped. Use metric
+    (projected) coordinates. InvalidGeometry when the outline has no two directions to square to."""
+    ring = np.asarray(polygon.exterior.coords, dtype=float)[:-1]
+    if len(ring) < 3:
+        raise InvalidGeometry("a building needs at least 3 corners to square; draw the outline again")
+    centre = ring.mean(axis=0)
+    edges = np.roll(ring, -1, axis=0) - ring
+    lengths = np.hypot(edges[:, 0], edges[:, 1])
+    angles = np.arctan2(edges[:, 1], edges[:, 0])
+    main = np.arctan2((lengths * np.sin(4 * angles)).sum(), (lengths * np.cos(4 * angles)).sum()) / 4
+    cos, sin = np.cos(-main), np.sin(-main)
+    local = (ring - centre) @ np.array([[cos, sin], [-sin, cos]])  # rotated so the main direction is x
+    d = np.roll(local, -1, axis=0) - local
+    horizontal = np.abs(d[:, 0]) >= np.abs(d[:, 1])
+    lines = []  # (is horizontal, level): consecutive edges of one direction merge into one wall
+    for i in range(len(local)):
+        level = (local[i, 1] + local[(i + 1) % len(local), 1]) / 2 if horizontal[i] else \
+            (local[i, 0] + local[(i + 1) % len(local), 0]) / 2
+        weight = float(np.hypot(*d[i]))
+        if lines and lines[-1][0] == horizontal[i]:
+            h, lvl, w = lines[-1]
+            lines[-1] = (h, (lvl * w + level * weight) / max(w + weight, 1e-12), w + weight)
+        else:
+            lines.append((bool(horizontal[i]), level, weight))
+    if len(lines) > 1 and lines[0][0] == lines[-1][0]:
+        h, lvl, w = lines.pop()
+        h0, lvl0, w0 = lines[0]
+        lines[0] = (h0, (lvl0 * w0 + lvl * w) / max(w0 + w, 1e-12), w0 + w)
+    if len(lines) < 4:
+        raise InvalidGeometry("this outline has no corners to square; draw it with at least 4 corners")
+    corners = [(lines[i][1], lines[i - 1][1]) if not lines[i][0] else (lines[i - 1][1], lines[i][1])
+               for i in range(len(lines))]
+    back = np.asarray(corners) @ np.array([[cos, -sin], [sin, cos]]) + centre
+    squared = Polygon(back)
+    if not squared.is_valid or squared.area < 0.5 * polygon.area or squared.area > 1.5 * polygon.area:
+        raise InvalidGeometry("squaring would change this building too much; move its corners closer to right "
+                              "angles first")
+    return rfc7946(squared)
+
+
 # ---------------------------------------------------------------- pixel <-> lon/lat for the drawing component
 
 def pixel_to_lonlat(geom: BaseGeometry, tile_transform: Any, crs: Any) -> BaseGeometry:

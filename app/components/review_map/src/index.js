@@ -9,6 +9,34 @@ import {
 } from "@deck.gl-community/editable-layers";
 import { CSS } from "./style.js";
 
+const CLOSE_PX = 10; // a click this near the first corner (screen pixels) finishes the outline
+
+// editable-layers' polygon drawing, with two changes for buildings: the outline closes when the click lands within
+// CLOSE_PX screen pixels of the first corner (the library's own rule is 1e-4 degrees, about 11 m: a whole house),
+// and a finished outline is always a new building (never a hole punched into the footprint under it).
+class DrawBuildingMode extends DrawPolygonMode {
+  handleClick(event, props) {
+    const sequence = this.getClickSequence();
+    const screenOf = props.modeConfig && props.modeConfig.screenOf;
+    if (sequence.length > 2 && screenOf) {
+      const [fx, fy] = screenOf(sequence[0]);
+      const [x, y] = event.screenCoords;
+      if (Math.hypot(fx - x, fy - y) <= CLOSE_PX) { this.finishDrawing(props); return; }
+    }
+    this.addClickSequence(event);
+    props.onEdit({ updatedData: props.data, editType: "addTentativePosition",
+      editContext: { position: event.mapCoords } });
+  }
+
+  finishDrawing(props) {
+    const sequence = this.getClickSequence();
+    this.resetClickSequence();
+    if (sequence.length < 3) return;
+    props.onEdit({ updatedData: props.data, editType: "addFeature",
+      editContext: { featureIndexes: [-1], geometry: { type: "Polygon", coordinates: [[...sequence, sequence[0]]] } } });
+  }
+}
+
 const COLOURS = { // [fill RGBA, line RGB]
   pending: [[255, 200, 0, 50], [255, 200, 0]],
   accepted: [[0, 210, 90, 110], [0, 230, 100]],
@@ -168,7 +196,7 @@ class ReviewMap {
       features: (d.previews || []).map((ring) => ({ type: "Feature", properties: {},
         geometry: { type: "Polygon", coordinates: [ring] } })) }, filled: false, stroked: true,
       getLineColor: [0, 255, 255], lineWidthUnits: "pixels", getLineWidth: 2.5, pickable: false }));
-    const mode = this.tool === "draw" ? DrawPolygonMode : this.tool === "split" ? DrawLineStringMode
+    const mode = this.tool === "draw" ? DrawBuildingMode : this.tool === "split" ? DrawLineStringMode
       : this.tool === "move" ? TranslateMode : this.selected.size ? ModifyMode : ViewMode;
     layers.push(new EditableGeoJsonLayer({
       id: "footprints",
@@ -186,6 +214,7 @@ class ReviewMap {
       updateTriggers: { getFillColor: [this.version], getLineColor: [this.version, [...this.selected].join()],
         getLineWidth: [[...this.selected].join()] },
       editHandlePointRadiusMinPixels: 5,
+      modeConfig: { screenOf: (ll) => this.deck.getViewports()[0].project(ll) },
       onEdit: (e) => this.onEdit(e),
     }));
     this.version = (this.version || 0) + 1;
@@ -314,7 +343,8 @@ class ReviewMap {
 
   onEdit({ updatedData, editType, editContext }) {
     if (editType === "addFeature") {
-      const feature = updatedData.features[editContext.featureIndexes[0]];
+      const feature = editContext.geometry ? { geometry: editContext.geometry }
+        : updatedData.features[editContext.featureIndexes[0]];
       const ring = feature.geometry.coordinates;
       if (this.tool === "draw") {
         const id = -(++this.seq);
@@ -376,7 +406,7 @@ class ReviewMap {
     else if (k === "m" || k === "M") return this.keyTool(evt, "move");
     else if (k === "?") { evt.preventDefault(); return this.toggleHelp(); }
     else if (k === "Escape") return this.escape();
-    else if (k === "Enter") return; // editable-layers finishes a drawing on Enter
+    else if (k === "Enter") return this.forwardKey("Enter");
     if (!action) return;
     evt.preventDefault();
     this.act(action, k);
@@ -387,8 +417,20 @@ class ReviewMap {
     this.setTool(this.tool === tool ? "select" : tool);
   }
 
+  // Enter / Esc go to the drawing mode itself (deck.gl only hears keys while its canvas has the focus).
+  forwardKey(key) {
+    const layer = this.deck.layerManager && this.deck.layerManager.getLayers().find((l) => l.id === "footprints");
+    const mode = layer && layer.state && layer.state.mode;
+    if (mode && mode.handleKeyUp && (this.tool === "draw" || this.tool === "split")) {
+      mode.handleKeyUp({ key }, layer.getModeProps(layer.props));
+      return true;
+    }
+    return false;
+  }
+
   escape() {
     if (!this.help.hidden) return this.toggleHelp(false);
+    this.forwardKey("Escape");
     if (this.tool !== "select") { this.tool = "select"; this.renderBar(); }
     else this.selected.clear();
     this.redraw();
@@ -452,6 +494,7 @@ function expose(map) {
     tile: () => map.data && map.data.tile.id,
     idle: () => !map.inFlight && !map.queue.length,
     stamps: () => map.stamps.map((s) => ({ ...s })),
+    debug: () => map,
   };
 }
 
