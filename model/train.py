@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from geo.atomic import atomic_path, write_text
 from model import defaults
 from model.data import DEFAULT_PATCH, TrainingExample, make_dataset, to_patches
 from model.targets import border_classes, median_frequency_weights
@@ -26,16 +27,14 @@ DEFAULT_PATIENCE = defaults.PATIENCE
 
 
 def atomic_save(model, path: Path) -> None:
-    """Save a model so that ``path`` is always either the old complete file or the new complete file."""
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    """Save a model so that ``path`` is always either the old complete file or the new complete file
+    (``geo.atomic``: a temporary name in the same folder, renamed; a full disk is a one-line UserError)."""
+    with atomic_path(path, overwrite=True, suffix=".keras") as tmp:
+        model.save(tmp)
 
 
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2, default=str), overwrite=True)
 
 
 def strip_optimizer(src: Path, dest: Path) -> None:
