@@ -1,10 +1,12 @@
-"""The worker loop: put stale jobs back, claim the next job, run it with a heartbeat, record how it ended."""
+"""The worker loop: put stale jobs back, claim the next job, run it with a heartbeat, record how it ended.
+
+All the while the worker's row in ``workers`` is kept fresh with the job it runs (worker.presence); a worker
+started by the app stops when the app is gone and puts an unfinished job back in the queue."""
 from __future__ import annotations
 
 import importlib
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any

@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import threading
-import time
 
 from db import workers
 from db.session import transaction
