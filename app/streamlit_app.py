@@ -14,10 +14,11 @@ if str(ROOT) not in sys.path:  # `streamlit run app/streamlit_app.py` puts app/ 
     sys.path.insert(0, str(ROOT))
 
 from app.auth import require_sign_in  # noqa: E402
-from app.bootstrap import first_start  # noqa: E402
+from app.bootstrap import engine, first_start  # noqa: E402
 from app.navigation import pages  # noqa: E402
 
 st.set_page_config(page_title="Footprint Studio", layout="wide")
+engine()  # the schema is migrated once per server (a lock), before any session reads the users table
 actor = require_sign_in()  # until someone signs in: only the sign-in form (this run stops there)
 page = st.navigation(pages(admin=actor.is_admin))  # the menu shows at once, also while the demo is built
 first_start()

@@ -15,7 +15,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import exists, func, insert, literal, select
+from sqlalchemy import exists, func, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -163,17 +163,20 @@ def create_user(session: Session, name: str, role: str | Role, password: str | N
 
 
 def create_first_admin(session: Session, name: str, password: str) -> User:
-    """The first administrator, only while no account exists (one INSERT ... WHERE NOT EXISTS, so two browsers
-    on a fresh install cannot both create one); UserError once any account exists."""
+    """The first administrator, only while no account exists (one INSERT ... WHERE NOT EXISTS, on PostgreSQL
+    behind a table lock, so two browsers on a fresh install cannot both create one); UserError once any account
+    exists."""
     name, password_hash = clean_name(name), hash_password(password)
+    if session.get_bind().dialect.name == "postgresql":  # READ COMMITTED: two such INSERTs would both succeed
+        session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
     no_user_yet = ~exists(select(User.id))
     row = select(literal(name), literal(Role.ADMIN.value), literal(password_hash), literal(0),
                  literal(now_utc())).where(no_user_yet)
-    result = session.execute(insert(User).from_select(
-        ["name", "role", "password_hash", "failed_logins", "created_at"], row))
-    if not result.rowcount:
+    new_id = session.scalar(insert(User).from_select(
+        ["name", "role", "password_hash", "failed_logins", "created_at"], row).returning(User.id))
+    if new_id is None:  # not the row count: PostgreSQL's driver does not report it for INSERT ... SELECT
         raise UserError("an account exists already; sign in, or ask an administrator for an account")
-    return get_user(session, name)
+    return session.get(User, new_id)
 
 
 def user_row(user: User) -> dict[str, Any]:

@@ -27,6 +27,29 @@ from services.projects import create_project
 from services.queueing import cancel_job, promote_version, queue_predict, queue_retrain, rollback_version
 
 SECRET = "correct horse battery"
+POSTGRES_ENV = "FOOTPRINTS_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def users_db(request, data_home, monkeypatch) -> str:
+    """The test's SQLite file, or PostgreSQL (users table emptied) when FOOTPRINTS_TEST_POSTGRES_URL is set."""
+    from sqlalchemy import delete
+
+    from db.session import get_engine
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{data_home / 'footprints.db'}"
+        return
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_engine.cache_clear()
+    with transaction() as session:
+        session.execute(delete(User))
+    yield url
+    with transaction() as session:
+        session.execute(delete(User))
 
 
 def _raw_rows(home: Path) -> list[tuple]:
@@ -46,7 +69,7 @@ def test_only_an_argon2_hash_is_stored_and_listed_rows_hide_it(data_home):
     assert listed[0]["name"] == "ana" and "$argon2" not in json.dumps(listed) and SECRET not in json.dumps(listed)
 
 
-def test_sign_in_counts_failures_and_locks_with_a_growing_delay(data_home):
+def test_sign_in_counts_failures_and_locks_with_a_growing_delay(users_db):
     with transaction() as session:
         users.create_user(session, "ana", "reviewer", password=SECRET)
     with transaction() as session:
@@ -73,7 +96,7 @@ def test_sign_in_counts_failures_and_locks_with_a_growing_delay(data_home):
     assert [users.lock_seconds(n) for n in (4, 5, 6, 7, 30)] == [0, 30, 60, 120, users.MAX_LOCK_S]
 
 
-def test_bad_account_input_is_refused_with_one_line(data_home):
+def test_bad_account_input_is_refused_with_one_line(users_db):
     with transaction() as session:
         users.create_user(session, "ana", "admin", password=SECRET, email="ana@example.org")
     cases = [("", "admin", SECRET, None, "empty"), ("bob", "boss", SECRET, None, "unknown role"),
@@ -89,7 +112,7 @@ def test_bad_account_input_is_refused_with_one_line(data_home):
         assert users.count_users(session) == 1
 
 
-def test_first_admin_only_while_no_account_exists(data_home):
+def test_first_admin_only_while_no_account_exists(users_db):
     with transaction() as session:
         assert users.create_first_admin(session, "root", SECRET).role == "admin"
     with pytest.raises(UserError, match="an account exists already"), transaction() as session:
@@ -236,3 +259,23 @@ def test_the_app_passes_the_signed_in_actor_to_every_guarded_service():
                 around.append(where)
     assert not missing, f"calls without actor=: {missing}"
     assert not around, f"db calls that skip the role check: {around}"
+
+
+def test_two_first_administrators_at_once_make_one(users_db):
+    """Two browsers submit the first-administrator form at the same moment: one account is made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(name: str) -> str:
+        try:
+            with transaction() as session:
+                return users.create_first_admin(session, name, SECRET).name
+        except UserError as exc:
+            return str(exc)
+
+    with transaction() as session:  # the schema exists before the two arrive (as in the app: bootstrap.engine)
+        assert users.count_users(session) == 0
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(attempt, ["first", "second"]))
+    with transaction() as session:
+        assert users.count_users(session) == 1
+    assert sum(o in ("first", "second") for o in outcomes) == 1
