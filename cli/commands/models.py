@@ -34,6 +34,7 @@ def version_table(rows: list[dict[str, Any]]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from errors import UserError
     from db.session import transaction
+    from services.authz import SYSTEM
     from services.queueing import promote_version, rollback_version
     from services.versions import version_rows
 
@@ -44,9 +45,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.action == "promote":
             if not args.version:
                 raise UserError("promote needs a version name or id; see `footprints models list`")
-            version, job = promote_version(session, args.version)
+            version, job = promote_version(session, args.version, actor=SYSTEM)  # the local operator
         else:
-            version, job = rollback_version(session)
+            version, job = rollback_version(session, actor=SYSTEM)
         note = "unreviewed tiles are re-predicted by a worker (the app's, or `footprints worker --once`)"
         return {"active": version.name, "version_id": version.id, "repredict_job": job.id if job else None,
                 **({"note": note} if job else {})}

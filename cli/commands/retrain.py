@@ -25,12 +25,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from db.session import transaction
     from db.queries import get_project
+    from services.authz import SYSTEM
     from services.queueing import queue_retrain
 
     with transaction() as session:
         project = get_project(session, args.project)
         job = queue_retrain(session, project.id, epochs=args.epochs, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate)
+                            learning_rate=args.learning_rate, actor=SYSTEM)  # the local operator
         params = dict(job.params)
         return {"job": job.id, "status": job.status, "project": project.name, "epochs": params["epochs"],
                 "batch_size": params["batch_size"], "learning_rate": params["learning_rate"],
