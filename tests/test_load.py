@@ -37,3 +37,40 @@ def test_concurrent_reviewers_lose_nothing_and_raise_nothing_raw(load_db):
     assert result["lost_updates"] == 0
     assert result["consistency_problems"] == []
     assert result["actions_ok"] > 0
+
+
+def test_two_reviewers_acting_for_the_first_time_at_once(load_db):
+    """40 rounds: two threads, each with its own connection, act as the same new reviewer at the same instant
+    (both see no reviewer row, both insert it); neither fails and one row remains."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from db.review import ensure_reviewer
+    from db.schema import Reviewer
+    from db.session import transaction
+
+    with transaction(load_db):
+        pass  # the engine (and its migrations) first: two threads migrating one new database is another race
+    errors: list[BaseException] = []
+    for round_ in range(40):
+        name = f"first-timer-{os.getpid()}-{round_}"
+        barrier = threading.Barrier(2)
+
+        def act() -> None:
+            try:
+                with transaction(load_db) as session:
+                    session.scalar(select(Reviewer.id).where(Reviewer.name == name))  # both look first
+                    barrier.wait(timeout=10)
+                    ensure_reviewer(session, name)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=act) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with transaction(load_db) as session:
+            assert session.scalar(select(func.count()).select_from(Reviewer).where(Reviewer.name == name)) == 1
+    assert errors == []
