@@ -97,7 +97,7 @@ def dask_client(workers: int = 2, address: str | None = None) -> Iterator[Client
     (one thread each) that lives as long as the block."""
     if address:
         try:
-            client = Client(address, timeout="20s")
+            client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise UserError(f"cannot reach the Dask scheduler at '{address}' ({type(exc).__name__}); start one "
                             "with `dask scheduler` and give its tcp://HOST:8786 address") from exc
