@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "retrain": "retrain",
     "worker": "worker",
+    "workers": "workers",
     "models": "models",
     "weights": "weights",
     "users": "users",

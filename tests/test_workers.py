@@ -126,3 +126,21 @@ def test_training_page_lists_live_workers(data_home, tmp_path, monkeypatch):
     assert (rows["busy-worker"]["host"], rows["busy-worker"]["pid"]) == (workers.this_host(), os.getpid())
     assert rows["busy-worker"]["current job"] == f"job {job_id}" and rows["far-worker"]["current job"] == "idle"
     assert rows["far-worker"]["host"] == "gpu-box" and rows["far-worker"]["last beat"].endswith("s ago")
+
+
+def test_workers_command_lists_live_workers(data_home, capsys):
+    import json
+
+    from cli.main import main
+
+    assert main(["workers"]) == 0
+    assert "no live worker" in capsys.readouterr().out
+    with transaction() as session:
+        workers.announce(session, "w-cli", os.getpid(), current_job_id=3)
+        workers.announce(session, "w-dead", _dead_pid())
+    assert main(["workers", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)["workers"]
+    assert (row["id"], row["pid"], row["current_job_id"]) == ("w-cli", os.getpid(), 3)
+    assert main(["workers"]) == 0
+    header, line = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert header.split()[:3] == ["worker", "host", "pid"] and "w-cli" in line and "job 3" in line
