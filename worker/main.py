@@ -59,9 +59,11 @@ def run_job(job_id: int, kind: str, params: dict[str, Any], worker_id: str,
 
 
 def claim(worker_id: str, stale_seconds: float) -> tuple[int, str, dict] | None:
-    """Put stale jobs back in the queue, then claim the oldest queued job."""
+    """Put stale jobs back in the queue (and clear the rows of workers that are gone), then claim the oldest
+    queued job."""
     with transaction() as session:
         jobs.reclaim_stale(session, stale_seconds)
+        workers.clear_stale(session)
     with transaction() as session:
         job = jobs.claim_next(session, worker_id)
         return (job.id, job.kind, dict(job.params or {})) if job else None
