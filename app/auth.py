@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.plain_text import inert
 from errors import UserError
 from db import users
 from db.session import transaction
@@ -134,8 +135,8 @@ def _sso_sign_in() -> bool:
     email = getattr(st.user, "email", None)
     account = sso_account(email)
     if account is None:
-        st.error(f"No account here has the e-mail {email}; ask an administrator to add one "
-                 f"(`footprints users add NAME --email {email}`).")
+        st.error(inert(f"No account here has the e-mail {email}; ask an administrator to add one "
+                       f"(footprints users add NAME --email {email})."))
         if st.button("Sign out of single sign-on", key="sso_logout"):
             st.logout()
         return False
@@ -159,7 +160,7 @@ def first_admin_form() -> None:
             sign_in(create_first_admin(name, password, confirm))
             st.rerun()
         except UserError as exc:
-            st.error(str(exc))
+            st.error(inert(exc))
 
 
 def sign_in_form() -> None:

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.auth import current_actor
+from app.plain_text import inert
 from app.state import flash, show_flash
 from errors import UserError
 from db.session import transaction
@@ -68,7 +69,7 @@ def main() -> None:
         with transaction() as session:
             rows = accounts.list_users(session, current_actor())
     except UserError as exc:
-        st.error(str(exc))
+        st.error(inert(exc))
         return
     show_flash()
     st.dataframe(pd.DataFrame(rows), hide_index=True)
