@@ -119,6 +119,10 @@ def threshold_controls(view: TileView) -> list[list[list[float]]]:
     return rings
 
 
+def reload_tile(tile_id: int) -> TileView:
+    return load_tile_view(tile_id)
+
+
 def reload(view: TileView) -> TileView:
     """The current tile read again (after an intent changed it or moved to another tile)."""
     return load_tile_view(int(st.session_state[TILE_KEY])) or view

@@ -10,7 +10,7 @@ from app.auth import current_reviewer
 from app.components.map_component import pending_intent, review_map
 from app.map_view import map_data
 from app.state import pick_project, show_flash
-from app.tile_view import load_tile_view
+from app.tile_view import has_predictions, without_labels
 
 st.session_state["_page"] = "review"
 picked = pick_project()
@@ -22,7 +22,7 @@ if tile_id is None:
     st.info("This project has no tiles yet: add scenes on the Projects page.")
     st.stop()
 
-view = load_tile_view(tile_id)
+view = page.reload_tile(tile_id)
 k = int(st.session_state.get("split_k", 2))
 intent = pending_intent(page.MAP_KEY)
 if intent:
@@ -47,8 +47,11 @@ with st.expander("Previews: split suggestion, another threshold", expanded=False
     with right:
         rings = page.threshold_controls(view)
 
+show_labels = st.toggle("Show imported labels", value=not has_predictions(view), key="show_labels",
+                        help="Ground-truth labels from ingest (white). Hidden by default where the model has "
+                             "predicted the tile, so predictions are reviewed on their own.")
 with controls:
-    review_map(map_data(view, int(st.session_state.get(page.ACK_KEY, 0)), st.session_state.get(page.RESULT_KEY),
+    review_map(map_data(view if show_labels else without_labels(view), int(st.session_state.get(page.ACK_KEY, 0)), st.session_state.get(page.RESULT_KEY),
                         rings + page.split_preview_rings(view), st.session_state.get(page.SELECT_KEY)),
                key=page.MAP_KEY)
 c = view.counts
