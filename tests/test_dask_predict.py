@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,3 +68,35 @@ def test_unreachable_scheduler_is_a_user_error(tmp_path, tiny_model, capsys):
                  "--cluster", "tcp://127.0.0.1:9", "--precision", "float32"])
     assert code == 2 and "cannot reach the Dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "p.geojson").exists()
+
+
+def test_predict_job_runs_on_the_cluster_named_by_footprints_dask(data_home, tmp_path, monkeypatch):
+    """A worker's predict job with FOOTPRINTS_DASK set: the tiles are predicted in the cluster's worker process
+    (its model cache holds the model), stored by the job, one transaction per chunk."""
+    from distributed import Client, LocalCluster
+    from sqlalchemy import select
+
+    from db import jobs
+    from db.schema import Tile
+    from db.session import transaction
+    from geo.synth import make_scene
+    from services.ingest import ingest
+    from services.queueing import queue_predict
+    from worker.main import run_worker
+
+    tif, _ = make_scene(tmp_path / "scenes", seed=11, index=0, size=256)
+    summary = ingest([tif], None, project="city", tile_size=128)
+    with transaction() as session:
+        job_id = queue_predict(session, summary["project_id"]).id
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        monkeypatch.setenv("FOOTPRINTS_DASK", cluster.scheduler_address)
+        assert run_worker(once=True, heartbeat_seconds=0.5)["jobs"] == {job_id: "done"}
+        loaded = client.run(lambda: __import__("model.predict").predict._load_cached.cache_info().currsize)
+        assert list(loaded.values()) == [1]
+    with transaction() as session:
+        job = jobs.get_job(session, job_id)
+        assert "Dask cluster" in job.log and job.progress["predicted"] == 4
+        tiles = session.scalars(select(Tile).where(Tile.scene_id == summary["scene_ids"][0])).all()
+        assert len(tiles) == 4 and all(t.predicted_at is not None and t.heatmap_path for t in tiles)
+        assert all(Path(t.heatmap_path).is_file() and str(data_home) in t.heatmap_path for t in tiles)
