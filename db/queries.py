@@ -180,12 +180,16 @@ def tile_polygons(
 
 
 def footprint_counts(session: Session, project_id: int) -> dict[str, int]:
-    """Number of footprints per status in a project."""
+    """Number of footprints per status in a project; accepted imported labels under "label" (``db.rules.count_key``:
+    "accepted" is what reviewers accepted)."""
+    from db.rules import count_key
+
+    key = count_key()
     rows = session.execute(
-        select(Footprint.status, func.count())
+        select(key, func.count())
         .join(Tile)
         .join(Scene)
         .where(Scene.project_id == project_id)
-        .group_by(Footprint.status)
+        .group_by(key)
     )
     return {status: count for status, count in rows}

@@ -499,15 +499,18 @@ def list_tiles(session: Session, f: TileFilter, sort: str = "priority", offset: 
 
 
 def status_counts(session: Session, tile_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """{tile_id: {"pending": n, "accepted": n, "rejected": n, "human": n}} from one GROUP BY query."""
+    """{tile_id: {"pending": n, "accepted": n, "rejected": n, "human": n}} from one GROUP BY query ("accepted": by a
+    reviewer, ``db.rules.accepted_by_reviewer``; imported labels are not review work)."""
     from sqlalchemy import case
+
+    from db.rules import accepted_by_reviewer
 
     if not tile_ids:
         return {}
     rows = session.execute(select(
         Footprint.tile_id,
         func.sum(case((Footprint.status == FootprintStatus.PENDING, 1), else_=0)),
-        func.sum(case((Footprint.status == FootprintStatus.ACCEPTED, 1), else_=0)),
+        func.sum(case((accepted_by_reviewer(), 1), else_=0)),
         func.sum(case((Footprint.status == FootprintStatus.REJECTED, 1), else_=0)),
         func.sum(case(((Footprint.source == FootprintSource.HUMAN) & (Footprint.status != FootprintStatus.DELETED), 1),
                       else_=0)),

@@ -8,13 +8,17 @@ Three questions are asked about a tile, and each has exactly one definition here
   its state is not unreviewed, or it holds a non-label footprint that was accepted or rejected, or any
   human-drawn footprint (even a deleted one).
 - ``teaches`` / ``reviewed_for_training``: the tile carries review a retrain can learn from: its state is
-  reviewed, or it holds an accepted footprint (any source, imported labels included) or a live human-drawn one.
+  reviewed, or a reviewer accepted a footprint on it or drew a live one. Imported labels are kept apart from review
+  work: labels alone (accepted on import) do not make a tile reviewed; on a reviewed tile they count as buildings.
+
+Counting footprints for the pages: ``count_key`` puts imported labels under "label", so "accepted" counts only
+what a reviewer accepted.
 
 Per footprint, for training examples: ``is_building`` and ``is_unknown`` (pixels that must not teach either way).
 """
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, case, exists, or_, select
 from sqlalchemy.orm import Session
 
 from db.enums import FootprintSource, FootprintStatus, TileState
@@ -65,12 +69,22 @@ def is_touched(session: Session, tile: Tile) -> bool:
 
 
 def teaches() -> ColumnElement[bool]:
-    """WHERE clause on Tile: the tile is reviewed for training (state reviewed, or an accepted or live human
-    footprint on it). A tile marked "No buildings here" (``db.review.no_buildings``) is reviewed with nothing
-    accepted: it teaches as background."""
-    useful = exists().where(Footprint.tile_id == Tile.id,
-                            or_(Footprint.status == Status.ACCEPTED, _live_human()))
+    """WHERE clause on Tile: the tile is reviewed for training (state reviewed, or a footprint a reviewer accepted
+    or a live human one on it; imported labels alone do not count). A tile marked "No buildings here"
+    (``db.review.no_buildings``) is reviewed with nothing accepted: it teaches as background."""
+    useful = exists().where(Footprint.tile_id == Tile.id, or_(accepted_by_reviewer(), _live_human()))
     return or_(Tile.review_state == TileState.REVIEWED, useful)
+
+
+def accepted_by_reviewer() -> ColumnElement[bool]:
+    """A footprint a reviewer accepted (status accepted, not an imported label)."""
+    return (Footprint.status == Status.ACCEPTED) & (Footprint.source != Source.LABEL)
+
+
+def count_key() -> ColumnElement[str]:
+    """What a footprint counts as on the pages: "label" for an accepted imported label, else its status."""
+    return case(((Footprint.source == Source.LABEL) & (Footprint.status == Status.ACCEPTED), "label"),
+                else_=Footprint.status)
 
 
 # ---------------------------------------------------------------- footprints in training examples

@@ -178,8 +178,15 @@ def test_imported_labels_hidden_where_the_model_predicted_until_shown(world):
                         max_lon=m.max_lon, max_lat=m.max_lat, source="label", status="accepted"))
     at = app_test()
     assert "label" not in {f["source"] for f in data(at)["footprints"]}
+    assert any("accepted 0" in c.value and "imported labels 1" in c.value for c in at.caption)
     at.toggle(key="show_labels").set_value(True).run()
     assert "label" in {f["source"] for f in data(at)["footprints"]}
+    # an imported label is not review work: not "accepted", and the tile is not reviewed for training
+    assert any("accepted 0" in c.value and "imported labels 1" in c.value for c in at.caption)
+    from services.training_set import reviewed_tile_ids
+
+    with transaction() as s:
+        assert reviewed_tile_ids(s, world["project_id"]) == []
 
 
 def test_no_buildings_here_teaches_background(world):

@@ -9,18 +9,23 @@ from test_worker_support import tiny_project, unlabel
 from services.training_set import reviewed_tile_ids, split_tiles, unreviewed_tile_ids
 
 
-def test_training_tiles_are_labelled_or_reviewed_ones(data_home, tmp_path):
+def test_training_tiles_are_the_ones_a_reviewer_worked_on(data_home, tmp_path):
     project_id, tiles = tiny_project(tmp_path)
     unlabel(tiles[2:])
     with transaction() as session:
-        assert reviewed_tile_ids(session, project_id) == tiles[:2]  # accepted label footprints are truth
+        assert reviewed_tile_ids(session, project_id) == []  # imported labels alone are not review work
         assert unreviewed_tile_ids(session, project_id) == tiles
-    # a tile marked reviewed counts even without footprints; a tile with rejections only does not
+    # a tile marked reviewed counts even without footprints; a building a reviewer accepted counts
     with transaction() as session:
         session.execute(update(Tile).where(Tile.id == tiles[2]).values(review_state="reviewed"))
+        session.execute(update(Footprint).where(Footprint.tile_id == tiles[3]).values(status="accepted"))
+    with transaction() as session:
+        assert reviewed_tile_ids(session, project_id) == tiles[2:4]
+    # a tile with rejections only does not
+    with transaction() as session:
         session.execute(update(Footprint).where(Footprint.tile_id == tiles[3]).values(status="rejected"))
     with transaction() as session:
-        assert reviewed_tile_ids(session, project_id) == tiles[:3]
+        assert reviewed_tile_ids(session, project_id) == [tiles[2]]
         assert unreviewed_tile_ids(session, project_id) == [tiles[0], tiles[1], tiles[3]]
 
 

@@ -56,7 +56,8 @@ with controls:
                key=page.MAP_KEY)
 c = view.counts
 st.caption(f"**{view.review_state.replace('_', ' ')}** · pending {c.get('pending', 0)} · accepted "
-           f"{c.get('accepted', 0)} · rejected {c.get('rejected', 0)} · drawn {c.get('human', 0)} · likely fused "
+           f"{c.get('accepted', 0)} · rejected {c.get('rejected', 0)} · drawn {c.get('human', 0)} · imported labels "
+           f"{sum(f['source'] == 'label' and f['status'] == 'accepted' for f in view.footprints)} · likely fused "
            f"{sum(f['fused'] for f in view.footprints)} · uncertainty "
            f"{'-' if view.uncertainty is None else f'{view.uncertainty:.2f}'}  \n"
            "yellow pending · green accepted · red rejected · blue drawn by a reviewer · white: imported label · "
