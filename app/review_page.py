@@ -6,13 +6,14 @@ from typing import Any
 
 import streamlit as st
 
+from app.errors_view import error_message
+from app.plain_text import inert
 from app.review_actions import perform
 from app.state import TILE_KEY, flash
 from app.tile_view import TileView, load_tile_view
 from db.queries import get_tile
 from db.review import neighbour_tile, next_needing_review
 from db.session import transaction
-from errors import UserError
 
 MAP_KEY = "review_map"
 ACK_KEY, RESULT_KEY, PREVIEW_KEY, SELECT_KEY = "review_ack", "review_result", "split_preview", "review_select"
@@ -82,8 +83,8 @@ def suggest_split(view: TileView, intent: dict, k: int) -> tuple[str, str]:
     selected = {int(i): int(v) for i, v in (intent.get("ids") or {}).items()}
     try:
         st.session_state[PREVIEW_KEY] = split_preview(view, selected, k)
-    except UserError as exc:
-        return "error", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a UserError as it is, anything else one line + a logged reference
+        return "error", error_message(exc, "split suggestion")
     return "success", f"split suggestion for #{next(iter(selected))} in {k} parts (cyan): press 'Apply split'"
 
 
@@ -112,8 +113,8 @@ def threshold_controls(view: TileView) -> list[list[list[float]]]:
         return []
     try:
         rings = threshold_preview(view, float(threshold))
-    except UserError as exc:
-        st.caption(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a UserError as it is, anything else one line + a logged reference
+        st.caption(inert(error_message(exc, "threshold preview")))
         return []
     st.caption(f"{len(rings)} buildings at threshold {threshold:.2f} (cyan outlines, not saved)")
     return rings

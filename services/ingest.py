@@ -214,6 +214,10 @@ def plan_ingest(
         if len(info.path) > Scene.path.type.length:
             raise UserError(f"scene path '{info.path[:80]}...' is longer than {Scene.path.type.length} "
                             "characters; move the file to a shorter path")
+        name = url_name(info.path) if is_url(info.path) else Path(info.path).stem
+        if len(name) > Scene.name.type.length:
+            raise UserError(f"scene name '{name[:80]}...' is longer than {Scene.name.type.length} characters; "
+                            "rename the file")
     check_tile_count(sum(len(tile_windows(i.width, i.height, tile_size, overlap)) for i in infos))
     label_sets = _read_label_sets(infos, pair_labels(scenes, labels), labels_crs, skip_invalid)
     plans = []
