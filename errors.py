@@ -11,3 +11,9 @@ class UserError(Exception):
 
 class PermissionDenied(UserError):
     """The signed-in user's role does not allow the action (e.g. a reviewer asking for a retrain)."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name when empty), for one-line error messages."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -4,10 +4,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import secrets
 import sys
+import traceback
+from pathlib import Path
 from typing import Any
 
-from errors import UserError
+from errors import UserError, first_line
 
 # subcommand name -> module under cli.commands (imported lazily so --help stays fast)
 COMMANDS = {
@@ -46,6 +50,23 @@ def emit(result: dict[str, Any], as_json: bool) -> None:
         print(f"{key}: {value}")
 
 
+def log_fault(command: str, exc: BaseException) -> tuple[str, Path]:
+    """Append ``exc``'s traceback to <data home>/logs/cli.log under a short reference; (reference, log path)."""
+    from db.settings import data_home
+
+    ref = secrets.token_hex(3)
+    log = data_home() / "logs" / "cli.log"
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"ref {ref}: footprints {command}\n{text}\n")
+    except OSError:
+        sys.stderr.write(text)
+        return ref, Path("stderr")
+    return ref, log
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -60,6 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"footprints {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a fault ends in one line; the traceback goes to the log
+        if os.environ.get("FOOTPRINTS_DEBUG"):
+            raise
+        ref, log = log_fault(args.command, exc)
+        message = f"unexpected error ({type(exc).__name__}: {first_line(exc)}); details in {log} (ref {ref})"
+        if args.json:
+            print(json.dumps({"error": message, "ref": ref}))
+        print(f"footprints {args.command}: error: {message}", file=sys.stderr)
+        return 1
     emit(result or {}, args.json)
     return 0
 

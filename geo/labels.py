@@ -19,7 +19,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from errors import UserError
+from errors import UserError, first_line
 from geo import limits
 from geo.vector import polygon_parts, reproject
 
@@ -134,7 +134,7 @@ def feature_polygons(feature: Any) -> tuple[list[BaseGeometry], str | None, str 
     try:
         geom = shape(geometry)
     except Exception as exc:
-        return [], f"malformed coordinates ({type(exc).__name__}: {_first_line(exc)})", None
+        return [], f"malformed coordinates ({type(exc).__name__}: {first_line(exc)})", None
     if not limits.all_finite(shapely.get_coordinates(geom).ravel()):
         return [], "coordinates are not finite numbers (NaN or infinity)", None
     note = None
@@ -143,7 +143,7 @@ def feature_polygons(feature: Any) -> tuple[list[BaseGeometry], str | None, str 
             note = f"repaired: {explain_validity(geom)}"
             geom = shapely.make_valid(geom)
     except shapely.errors.GEOSException as exc:
-        return [], f"geometry cannot be repaired ({_first_line(exc)})", None
+        return [], f"geometry cannot be repaired ({first_line(exc)})", None
     parts = [p for p in polygon_parts(geom) if p.area > 0]
     if not parts:
         return [], "polygon has no area" + (f" ({note})" if note else ""), None
@@ -184,7 +184,7 @@ def read_vector_features(path: str | Path, where: str | None = None,
     try:
         frame = pyogrio.read_dataframe(path, where=where)
     except pyogrio.errors.FieldError as exc:
-        raise UserError(f"--labels-where {where!r} cannot be applied to '{path}' ({_first_line(exc)}); "
+        raise UserError(f"--labels-where {where!r} cannot be applied to '{path}' ({first_line(exc)}); "
                         "name a column of the file") from exc
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, RuntimeError) as exc:
         if where:
@@ -192,7 +192,7 @@ def read_vector_features(path: str | Path, where: str | None = None,
             reason = message.split(where, 1)[-1].lstrip(": ")[:200]  # GDAL's reason follows the SQL it echoes
             raise UserError(f"--labels-where {where!r} cannot be applied to '{path}' ({reason}); "
                             "name a column of the file, e.g. \"Niveau_2 = 'Building'\"") from exc
-        raise UserError(f"labels '{path}' cannot be read ({_first_line(exc)}); "
+        raise UserError(f"labels '{path}' cannot be read ({first_line(exc)}); "
                         "give a GeoJSON or GeoPackage of polygons") from exc
     if crs_override:
         crs_text = crs_override
@@ -205,10 +205,6 @@ def read_vector_features(path: str | Path, where: str | None = None,
                 for index, geom in zip(frame.index, frame.geometry)]
     return features, crs_text
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def read_label_mask(path: str | Path, scene_crs: str) -> LabelSet:

@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
-from errors import UserError
+from errors import UserError, first_line
 from geo.atomic import atomic_text
 from geo.vector import geometry_from_json, polygon_parts
 
@@ -223,7 +223,7 @@ def _read_osm_extract(path: Path, bbox: tuple[float, float, float, float] | None
         frame = pyogrio.read_dataframe(path, layer="multipolygons", bbox=bbox,
                                        columns=["osm_id", "osm_way_id", "building"])
     except Exception as exc:  # pyogrio raises DataSourceError / DataLayerError / RuntimeError
-        raise UserError(f"OSM extract '{path}' cannot be read ({_first_line(exc)}); "
+        raise UserError(f"OSM extract '{path}' cannot be read ({first_line(exc)}); "
                         "give an .osm or .osm.pbf file") from exc
     frame = frame[frame["building"].notna() & (frame["building"] != "no")]
     buildings = []
@@ -241,7 +241,7 @@ def _read_vector_buildings(path: Path, bbox: tuple[float, float, float, float] |
     try:
         frame = pyogrio.read_dataframe(path, bbox=bbox)
     except Exception as exc:
-        raise UserError(f"buildings file '{path}' cannot be read ({_first_line(exc)}); "
+        raise UserError(f"buildings file '{path}' cannot be read ({first_line(exc)}); "
                         "give an .osm, .osm.pbf or GeoJSON file") from exc
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
         frame = frame.to_crs("EPSG:4326")
@@ -258,10 +258,6 @@ def _valid(geom: BaseGeometry) -> BaseGeometry:
     parts = polygon_parts(shapely.make_valid(geom))
     return shapely.MultiPolygon(parts) if len(parts) > 1 else (parts[0] if parts else geom)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def buildings_geojson(path: str | Path, bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
-from errors import UserError
+from errors import UserError, first_line
 from geo.limits import check_scene_pixels
 
 GDAL_CACHE_MB = (
@@ -86,7 +86,7 @@ def open_raster(path: str | Path) -> rasterio.DatasetReader:
         return rasterio.open(path)
     except RasterioIOError as exc:
         raise UserError(
-            f"scene '{path}' is not a readable raster ({_first_line(exc)}); give a GeoTIFF"
+            f"scene '{path}' is not a readable raster ({first_line(exc)}); give a GeoTIFF"
         ) from exc
 
 
@@ -98,13 +98,10 @@ def _open_remote(url: str) -> rasterio.DatasetReader:
             return rasterio.open(remote_path(url))
     except RasterioIOError as exc:
         raise UserError(
-            f"scene '{url}' cannot be read over HTTP ({_first_line(exc)}); check the URL and that the server "
+            f"scene '{url}' cannot be read over HTTP ({first_line(exc)}); check the URL and that the server "
             "answers range requests"
         ) from exc
 
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def pixel_size_m(crs: CRS, transform: Affine, height: int) -> float:
@@ -138,7 +135,7 @@ def band_stats(src: rasterio.DatasetReader, max_side: int = STATS_MAX_SIDE) -> l
             values = _sampled_values(src)
     except RasterioIOError as exc:
         raise UserError(
-            f"scene '{src.name}' cannot be read ({_first_line(exc)}); is the file truncated?"
+            f"scene '{src.name}' cannot be read ({first_line(exc)}); is the file truncated?"
         ) from exc
     return [_stats_of(v[np.isfinite(v)]) for v in values]
 

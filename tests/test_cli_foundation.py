@@ -74,3 +74,16 @@ def test_console_script_runs_ingest(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and "no project named 'nope'" in bad.stderr
+
+
+def test_unexpected_fault_is_one_line_with_the_traceback_logged(data_home, tmp_path, capsys):
+    """A database file that is not a database is no bad input of the command's: one line, exit 1, a reference
+    whose traceback is in <data home>/logs/cli.log."""
+    (data_home / "footprints.db").write_bytes(b"this is not an SQLite database" * 100)
+    assert main(["export", "--project", "x", "--out", str(tmp_path / "x.geojson"), "--json"]) == 1
+    captured = capsys.readouterr()
+    error = json.loads(captured.out)
+    assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
+    assert f"ref {error['ref']}" in error["error"]
+    log = (data_home / "logs" / "cli.log").read_text()
+    assert f"ref {error['ref']}" in log and "Traceback" in log
