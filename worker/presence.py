@@ -21,8 +21,9 @@ EXIT_GRACE_SECONDS = 15.0  # after asking the main thread to stop, how long befo
 
 
 def expected_parent() -> int | None:
-    """The parent pid this worker must outlive no longer than (from PARENT_PID_ENV), or None."""
-    value = os.environ.get(PARENT_PID_ENV, "").strip()
+    """The parent pid this worker must not outlive (from PARENT_PID_ENV), or None. The setting is taken out of
+    the environment, so processes this worker starts do not inherit it."""
+    value = os.environ.pop(PARENT_PID_ENV, "").strip()
     return int(value) if value.isdigit() else None
 
 
