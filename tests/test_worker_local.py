@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from app.local_worker import ensure_local_worker
 from db import workers
 from db.schema import WorkerBeat
@@ -129,3 +131,44 @@ def test_started_worker_runs_a_job_queued_later(data_home, tmp_path, monkeypatch
             assert all(session.get(Tile, t).model_version_id == version_id for t in tiles)
     finally:
         os.kill(started["pid"], signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_local_worker_gives_its_job_back_when_the_app_is_killed(data_home, tmp_path, monkeypatch):
+    """Killed in the middle of a retrain, the app takes its worker along; the job goes back to the queue at once
+    (not after the stale-heartbeat wait), without counting as a failed attempt."""
+    from db import jobs
+    from services.queueing import queue_retrain
+    from test_worker_support import review_tiles, tiny_base_version, tiny_project, unlabel
+
+    monkeypatch.delenv("FOOTPRINTS_NO_LOCAL_WORKER", raising=False)
+    project_id, tiles = tiny_project(tmp_path)
+    unlabel(tiles)
+    tiny_base_version(tmp_path)
+    review_tiles(tiles[:3])
+    with transaction() as session:
+        job_id = queue_retrain(session, project_id, epochs=30, batch_size=1, learning_rate=1e-3).id
+
+    def job():
+        with transaction() as session:
+            row = jobs.get_job(session, job_id)
+            session.expunge(row)
+            return row
+
+    app = subprocess.Popen([sys.executable, "-c", PARENT], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    try:
+        pid = int(app.stdout.readline())
+        assert _wait(lambda: job().history, timeout=STARTUP_TIMEOUT_S), "the worker never finished an epoch"
+        assert _rows()[workers.worker_id_for(pid)].current_job_id == job_id
+    finally:
+        app.kill()
+        app.wait()
+    gone = _wait(lambda: not workers.pid_alive(pid), timeout=30)
+    if not gone:
+        os.kill(pid, signal.SIGKILL)
+    assert gone, "the worker outlived the app that started it"
+    released = job()
+    assert (released.status, released.worker_id, released.attempts) == ("queued", None, 0)
+    assert "stopped; job put back in the queue" in released.log
+    assert _rows() == {}
