@@ -12,7 +12,7 @@ import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.jobs import as_utc, now_utc
@@ -45,20 +45,29 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def database_now(session: Session) -> datetime:
+    """The time beats are stamped and judged with: the PostgreSQL server's clock (one clock for workers on many
+    hosts, whatever their own clocks say), or this machine's for SQLite (one machine)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return as_utc(session.scalar(select(func.now())))
+    return now_utc()
+
+
 def announce(session: Session, worker_id: str, pid: int, host: str | None = None,
              current_job_id: int | None = None) -> None:
     """Insert the worker's row, or refresh it when it exists (keeps its start time)."""
     if beat(session, worker_id, current_job_id):
         return
-    session.add(WorkerBeat(id=worker_id, host=host or this_host(), pid=int(pid), started_at=now_utc(),
-                           last_beat_at=now_utc(), current_job_id=current_job_id))
+    moment = database_now(session)
+    session.add(WorkerBeat(id=worker_id, host=host or this_host(), pid=int(pid), started_at=moment,
+                           last_beat_at=moment, current_job_id=current_job_id))
     session.flush()
 
 
 def beat(session: Session, worker_id: str, current_job_id: int | None = None) -> bool:
     """Refresh the worker's last beat and current job; False when its row is gone (cleared as stale)."""
     statement = (update(WorkerBeat).where(WorkerBeat.id == worker_id)
-                 .values(last_beat_at=now_utc(), current_job_id=current_job_id)
+                 .values(last_beat_at=database_now(session), current_job_id=current_job_id)
                  .execution_options(synchronize_session=False))
     return session.execute(statement).rowcount == 1
 
@@ -79,7 +88,7 @@ def is_stale(row: WorkerBeat, now: datetime, beat_seconds: float = BEAT_SECONDS,
 
 def clear_stale(session: Session, beat_seconds: float = BEAT_SECONDS) -> list[str]:
     """Delete the rows of workers that are gone; returns their ids."""
-    now, host = now_utc(), this_host()
+    now, host = database_now(session), this_host()
     stale = [row.id for row in session.scalars(select(WorkerBeat)) if is_stale(row, now, beat_seconds, host)]
     if stale:
         session.execute(delete(WorkerBeat).where(WorkerBeat.id.in_(stale))
@@ -90,7 +99,7 @@ def clear_stale(session: Session, beat_seconds: float = BEAT_SECONDS) -> list[st
 def live_workers(session: Session, beat_seconds: float = BEAT_SECONDS) -> list[dict]:
     """Live workers as plain values (oldest first), after clearing stale rows."""
     clear_stale(session, beat_seconds)
-    now = now_utc()
+    now = database_now(session)
     rows = session.scalars(select(WorkerBeat).order_by(WorkerBeat.started_at, WorkerBeat.id)
                            .execution_options(populate_existing=True))
     return [{"id": row.id, "host": row.host, "pid": row.pid, "started_at": as_utc(row.started_at),
