@@ -43,18 +43,13 @@ def _geometry(intent: dict) -> Any:
     return shape(geom)
 
 
-def _outline(view: TileView, fp_id: int) -> Polygon:
-    """The footprint's first polygon (lon/lat) as the page last showed it."""
-    fp = next((f for f in view.footprints if f["id"] == fp_id), None)
-    if fp is None or not fp["parts"]:
-        raise UserError(f"building {fp_id} is not on this tile any more; it was changed meanwhile, look again")
-    return Polygon(fp["parts"][0][0], fp["parts"][0][1:])
-
-
 def _split_line(s, reviewer: str, view: TileView, intent: dict):
     fp_id, version = _one(intent, "split")
     line = intent.get("line") or []
-    outline = from_lonlat(_outline(view, fp_id), view.crs)  # metres: the sliver rule compares areas
+    stored = geometry_from_json(review_geometry(s, fp_id))
+    if stored.geom_type != "Polygon":
+        raise InvalidGeometry("this building has several parts; split each part on its own after deleting it")
+    outline = from_lonlat(stored, view.crs)  # metres: the sliver rule compares areas
     line_m = from_lonlat(_line(line), view.crs)
     parts = split_along_line(outline, list(line_m.coords))
     return review.split(s, reviewer, fp_id, version, [to_lonlat(p, view.crs) for p in parts])

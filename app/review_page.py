@@ -10,7 +10,7 @@ from app.errors_view import error_message
 from app.plain_text import inert
 from app.review_actions import perform
 from app.state import TILE_KEY, flash
-from app.tile_view import TileView, load_tile_view
+from app.tile_view import TileView
 from db.queries import get_tile
 from db.review import neighbour_tile, next_needing_review
 from db.session import transaction
@@ -118,12 +118,3 @@ def threshold_controls(view: TileView) -> list[list[list[float]]]:
         return []
     st.caption(f"{len(rings)} buildings at threshold {threshold:.2f} (cyan outlines, not saved)")
     return rings
-
-
-def reload_tile(tile_id: int) -> TileView:
-    return load_tile_view(tile_id)
-
-
-def reload(view: TileView) -> TileView:
-    """The current tile read again (after an intent changed it or moved to another tile)."""
-    return load_tile_view(int(st.session_state[TILE_KEY])) or view

@@ -51,8 +51,9 @@ class TileView:
         return {fp["id"]: fp["version"] for fp in self.footprints}
 
 
-def load_tile_view(tile_id: int) -> TileView | None:
-    """The tile with its scene, live footprints (lon/lat rings), counts and recent events; None if missing."""
+def load_tile_view(tile_id: int, full: bool = True) -> TileView | None:
+    """The tile with its scene, live footprints (lon/lat rings), counts and recent events; None if missing.
+    ``full=False``: only what committing an edit needs (no counts, events, neighbours or fused reasons)."""
     with transaction() as session:
         tile = get_tile(session, tile_id)
         if tile is None:
@@ -61,6 +62,11 @@ def load_tile_view(tile_id: int) -> TileView | None:
         transform = tuple(tile_transform(scene, tile))[:6]
         rows = tile_footprints(session, tile.id, status=SHOWN_STATUSES)
         footprints = [_footprint_row(fp) for fp in rows]
+        if not full:
+            return TileView(tile.id, scene.project_id, scene.id, scene.name, scene.path, scene.crs,
+                            transform, tile.col_off, tile.row_off, tile.width, tile.height, scene.band_stats,
+                            scene.nodata, tile.heatmap_path, tile.review_state, tile.uncertainty, tile.fused_count,
+                            [], {}, footprints)
         _explain_fused(footprints, rows, scene.crs)
         return TileView(
             tile.id, scene.project_id, scene.id, scene.name, scene.path, scene.crs, transform, tile.col_off,
