@@ -1,9 +1,9 @@
 """Review-app benchmark: prints one JSON object with
-- browser: median time from clicking Accept to the updated map in headless Debian chromium (20 clicks),
+- (the browser's key-to-map latency on the review map: bench/bench_review.py)
 - rerun: server-side rerun time of the Review page (AppTest) for a tile with 500 footprints,
 - tiles: time to open the Tiles page (AppTest) and its SQL alone for a project of 10,000 tiles.
 
-Run: .venv/bin/python bench/bench_app.py [--clicks 20] [--footprints 500] [--tiles 10000] [--skip-browser]"""
+Run: .venv/bin/python bench/bench_app.py [--footprints 500] [--tiles 10000]"""
 from __future__ import annotations
 
 import argparse
@@ -46,42 +46,9 @@ def summary(seconds: list[float]) -> dict[str, float]:
             "max_ms": round(1000 * max(seconds), 1), "n": len(seconds)}
 
 
-FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-
-
-def bench_browser(clicks: int) -> dict:
-    """Select the centre polygon, click Accept, wait for the map's page to show it accepted; Undo between clicks."""
-    from browser_harness import browser_page, click_map_centre, open_review, streamlit_server, wait_idle, wait_text
-    from review_world import build_world
-
-    home = fresh_home()  # a 512 px tile with 60 footprints; the large one lies under the map centre
-    big = build_world(home, footprints=60, tile_size=512, big=(200, 220, 320, 320))["footprint_ids"][-1]
-    times = []
-    with streamlit_server(home) as url, browser_page() as page:
-        open_review(page, url, "bench")
-        time.sleep(1.0)
-        for _ in range(clicks):
-            click_map_centre(page)
-            wait_text(page, f"Selected: #{big}")
-            wait_idle(page)
-            accept = page.get_by_role("button", name="Accept (a)").bounding_box()
-            page.evaluate(FRAMES)  # the previous rerun has been painted: the browser is ready for input
-            start = time.perf_counter()
-            page.mouse.click(accept["x"] + accept["width"] / 2, accept["y"] + accept["height"] / 2)
-            wait_text(page, "accepted 1")
-            wait_idle(page)
-            page.evaluate(FRAMES)  # the updated map has been painted
-            times.append(time.perf_counter() - start)
-            page.get_by_role("button", name="Undo").click()
-            wait_text(page, "accepted 0")
-            wait_idle(page)
-            time.sleep(0.3)
-    return summary(times)
-
-
 def bench_rerun(footprints: int, repeat: int = 7) -> dict:
     """AppTest reruns of the Review page on one tile with ``footprints`` footprints (plain rerun and accept)."""
-    from app_harness import app_test, button
+    from app_harness import app_test
     from review_world import build_world
 
     home = fresh_home()
@@ -89,13 +56,10 @@ def bench_rerun(footprints: int, repeat: int = 7) -> dict:
     at = app_test(timeout=120)
     plain = timed(at.run, repeat)
     accepts = []
-    for fp_id in ids["footprint_ids"][:repeat]:
-        nonce = at.session_state["review_nonce"]
-        at.session_state[f"review_map_{nonce}"] = {"selection": {"indices": {"footprints": [0]},
-                                                                 "objects": {"footprints": [{"id": fp_id,
-                                                                                             "version": 1}]}}}
-        at.run()
-        accepts += timed(lambda: button(at, "btn_accept").click().run(), 1)
+    for seq, fp_id in enumerate(ids["footprint_ids"][:repeat], start=1):  # the map's accept intent
+        at.session_state["review_map"] = {"intent": {"seq": seq, "action": "accept", "tile_id": ids["tile_id"],
+                                                     "ids": {str(fp_id): 1}}}
+        accepts += timed(at.run, 1)
     from sqlalchemy import func, select
 
     from db.schema import Footprint
@@ -135,14 +99,10 @@ def bench_tiles(tiles: int, repeat: int = 5) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clicks", type=int, default=20)
     parser.add_argument("--footprints", type=int, default=500)
     parser.add_argument("--tiles", type=int, default=10_000)
-    parser.add_argument("--skip-browser", action="store_true")
     args = parser.parse_args()
     result = {"rerun_review_page": bench_rerun(args.footprints), "open_tiles_page": bench_tiles(args.tiles)}
-    if not args.skip_browser and Path("/usr/bin/chromium").exists():
-        result["browser_click_accept_to_map"] = bench_browser(args.clicks)
     print(json.dumps(result, indent=2))
 
 
