@@ -138,3 +138,32 @@ def test_postgresql_keeps_the_btree_query(data_home, monkeypatch):
         with transaction() as session:
             session.execute(delete(Project).where(Project.name == name))
         get_engine.cache_clear()
+
+
+def test_upgrade_fills_the_rtree_from_existing_footprints(tmp_path):
+    """A database made before migration 0003, with footprints in it, gets an R*Tree holding every one of them."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from db.migrate import alembic_config, upgrade_to_head
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    rng = np.random.default_rng(11)
+    with _session(engine) as session, session.begin():
+        _seed(session, "old", rng, count=120)
+    upgrade_to_head(engine)
+    with _session(engine) as session:
+        assert has_rtree(session) and _rtree_count(session) == 120
+        assert _assert_same_rows(session, _boxes(rng, 20)) > 0
+    engine.dispose()
+
+
+def _session(engine):
+    from sqlalchemy.orm import Session
+
+    return Session(bind=engine)
