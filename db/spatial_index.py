@@ -11,7 +11,9 @@ move) drops the triggers with the old table and must create them again (see 0003
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Integer, MetaData, Table, text
+import weakref
+
+from sqlalchemy import Column, Engine, Float, Integer, MetaData, Table, text
 from sqlalchemy.orm import Session
 
 RTREE_TABLE = "footprints_rtree"
@@ -20,7 +22,7 @@ SHADOW_SUFFIXES = ("_node", "_parent", "_rowid")
 rtree = Table(RTREE_TABLE, MetaData(), Column("id", Integer, primary_key=True), Column("min_lon", Float),
               Column("max_lon", Float), Column("min_lat", Float), Column("max_lat", Float))
 
-_known: dict[str, bool] = {}
+_known: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
 def is_index_table(name: str) -> bool:
@@ -34,13 +36,13 @@ def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
 
 
 def has_rtree(session: Session) -> bool:
-    """Whether this session's database is SQLite with the footprint R*Tree (looked up once per database)."""
+    """Whether this session's database is SQLite with the footprint R*Tree (looked up once per engine)."""
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         return False
-    key = bind.url.render_as_string(hide_password=False)
-    if key not in _known:
+    engine = getattr(bind, "engine", bind)
+    if engine not in _known:
         found = session.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"),
                                 {"name": RTREE_TABLE}).first()
-        _known[key] = found is not None
-    return _known[key]
+        _known[engine] = found is not None
+    return _known[engine]
