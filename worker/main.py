@@ -92,15 +92,5 @@ def run_worker(once: bool = False, poll_seconds: float = DEFAULT_POLL_SECONDS,
                 results[job_id] = run_job(job_id, kind, params, worker_id, heartbeat_seconds)
                 presence.set_job(None)
         finally:
-            if presence.current_job_id is not None:  # stopped in the middle of a job: queue it for the next
-                release(presence.current_job_id, worker_id)
+            presence.give_back_job()  # stopped in the middle of a job: queue it for the next worker
     return {"worker": worker_id, "jobs": results}
-
-
-def release(job_id: int, worker_id: str) -> None:
-    """Put a job this worker is giving up (it was stopped) back in the queue; errors are only reported."""
-    try:
-        with transaction() as session:
-            jobs.release(session, job_id, worker_id)
-    except Exception as exc:  # the job's heartbeat stops, so it is reclaimed as stale instead
-        print(f"worker {worker_id}: could not put job {job_id} back: {exc}", file=sys.stderr, flush=True)

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from db import workers
+from db import jobs, workers
 from db.session import transaction
 
 PARENT_PID_ENV = "FOOTPRINTS_WORKER_PARENT_PID"
@@ -77,6 +77,17 @@ class Presence:
         except Exception as exc:  # a locked or unreachable database must not end the worker: next beat retries
             print(f"worker {self.worker_id}: presence beat failed: {exc}", file=sys.stderr, flush=True)
 
+    def give_back_job(self) -> None:
+        """Put the job this worker is running, if any, back in the queue (it is stopping before the end)."""
+        job_id = self.current_job_id
+        if job_id is None:
+            return
+        try:
+            with transaction() as session:
+                jobs.release(session, job_id, self.worker_id)
+        except Exception as exc:  # its heartbeat stops, so it is reclaimed as stale instead
+            print(f"worker {self.worker_id}: could not put job {job_id} back: {exc}", file=sys.stderr, flush=True)
+
     def withdraw(self) -> None:
         try:
             with transaction() as session:
@@ -97,10 +108,12 @@ class Presence:
                       file=sys.stderr, flush=True)
                 self.orphaned.set()
                 if not callable(signal.getsignal(signal.SIGTERM)):  # no Python handler: nothing unwinds
+                    self.give_back_job()
                     self.withdraw()
                     os._exit(143)
                 os.kill(os.getpid(), signal.SIGTERM)
-                if not self._stop.wait(EXIT_GRACE_SECONDS):
+                if not self._stop.wait(EXIT_GRACE_SECONDS):  # the main thread is stuck (in a long C call?)
+                    self.give_back_job()
                     self.withdraw()
                     os._exit(143)
                 return
