@@ -133,6 +133,31 @@ def test_started_worker_runs_a_job_queued_later(data_home, tmp_path, monkeypatch
         os.kill(started["pid"], signal.SIGTERM)
 
 
+BARE_PARENT = """
+import os, subprocess, sys, time
+code = "from worker.main import run_worker; run_worker(poll_seconds=0.2)"  # no SIGTERM handler installed
+env = dict(os.environ, FOOTPRINTS_WORKER_PARENT_PID=str(os.getpid()))
+print(subprocess.Popen([sys.executable, "-c", code], env=env).pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_worker_without_a_sigterm_handler_also_ends_with_its_parent(data_home):
+    """run_worker called from plain Python (no CLI signal handler): the parent watch ends the process itself."""
+    app = subprocess.Popen([sys.executable, "-c", BARE_PARENT], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(app.stdout.readline())
+        assert _wait(lambda: workers.worker_id_for(pid) in _rows(), STARTUP_TIMEOUT_S), "the worker never started"
+    finally:
+        app.kill()
+        app.wait()
+    gone = _wait(lambda: not workers.pid_alive(pid), timeout=30)
+    if not gone:
+        os.kill(pid, signal.SIGKILL)
+    assert gone, "the worker outlived its parent"
+    assert _rows() == {}, "the worker left its row behind"
+
+
 @pytest.mark.slow
 def test_local_worker_gives_its_job_back_when_the_app_is_killed(data_home, tmp_path, monkeypatch):
     """Killed in the middle of a retrain, the app takes its worker along; the job goes back to the queue at once

@@ -101,19 +101,22 @@ class Presence:
 
     def _watch_parent(self) -> None:
         """When the parent is gone: SIGTERM to ourselves (the CLI turns it into a clean exit through every
-        ``finally``); if the main thread does not get there in time, withdraw and end the process."""
+        ``finally``); if the main thread does not get there in time, end the process from here."""
         while not self._stop.wait(PARENT_CHECK_SECONDS):
             if parent_gone(self.parent_pid):
                 print(f"worker {self.worker_id}: parent {self.parent_pid} is gone; stopping",
                       file=sys.stderr, flush=True)
                 self.orphaned.set()
                 if not callable(signal.getsignal(signal.SIGTERM)):  # no Python handler: nothing unwinds
-                    self.give_back_job()
-                    self.withdraw()
-                    os._exit(143)
+                    self._end_now()
                 os.kill(os.getpid(), signal.SIGTERM)
                 if not self._stop.wait(EXIT_GRACE_SECONDS):  # the main thread is stuck (in a long C call?)
-                    self.give_back_job()
-                    self.withdraw()
-                    os._exit(143)
+                    self._end_now()
                 return
+
+    def _end_now(self) -> None:
+        """Stop beating, give the job back, withdraw, and end the process without unwinding the main thread."""
+        self._stop.set()
+        self.give_back_job()
+        self.withdraw()
+        os._exit(143)
