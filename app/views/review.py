@@ -2,7 +2,6 @@
 neighbouring tiles faded) and does every review edit on the same canvas, keyboard first (press ? on the map)."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from app import review_page as page
@@ -65,9 +64,10 @@ def review_tile() -> None:
                f"{'-' if view.uncertainty is None else f'{view.uncertainty:.2f}'}  \n"
                "yellow pending · green accepted · red rejected · blue drawn by a reviewer · white: imported label · "
                "magenta outline: likely fused · grey: neighbouring tiles · cyan: preview (not saved)")
-    if view.events:
-        st.markdown("**Recent actions on this tile**")
-        st.dataframe(pd.DataFrame(view.events), hide_index=True, width="stretch")
+    if view.events:  # plain text: a data grid would be redrawn after every edit
+        st.markdown("**Recent actions on this tile**  \n" + "  \n".join(
+            f"{e['at']:%H:%M:%S} · {e['reviewer']} · {e['action']} · #{e['footprint'] or '-'} · {e['status']}"
+            + (" · undone" if e["undone"] else "") for e in view.events))
 
 
 review_tile()

@@ -454,12 +454,14 @@ class ReviewMap {
     if (action === "delete" || action === "merge") this.selected.clear();
     this.intent(action, key, { ids: this.versions(ids),
       pending: this.versions(this.data.footprints.filter((f) => f.status === "pending").map((f) => f.id)) });
-    this.redraw();
+    // the intent leaves first (Streamlit sends it after this handler returns); the map is redrawn in the next
+    // frame, so rebuilding the layers does not hold the message back
+    requestAnimationFrame(() => this.redraw());
   }
 
   intent(action, key, extra) {
     const seq = (this.lastSeq = Math.max(this.lastSeq || 0, this.data.ack || 0) + 1);
-    const item = { seq, action, tile_id: this.data.tile.id, ...extra };
+    const item = { seq, action, tile_id: this.data.tile.id, sent_at: Date.now(), ...extra };
     this.stamps.push({ seq, action, key, t0: performance.now() });
     if (this.stamps.length > 500) this.stamps.shift();
     this.queue.push(item);
