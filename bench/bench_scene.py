@@ -205,8 +205,16 @@ def rss_child(tif: str, out: str) -> None:
     from model.predict import Predictor, default_model_path
 
     seconds = run_scene(Path(tif), Predictor.load(default_model_path()), Path(out))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mb": round(peak, 1), "seconds": round(seconds, 1)}))
+    print(json.dumps({"peak_rss_mb": round(peak_rss_mb(), 1), "seconds": round(seconds, 1)}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started (VmHWM: unlike ru_maxrss, not inherited from the
+    parent that spawned it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def section_rss(scene: Path, args, work: Path) -> None:

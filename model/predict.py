@@ -30,10 +30,10 @@ def decode_outputs(head: str, raw: np.ndarray) -> dict[str, np.ndarray]:
     raw = np.asarray(raw, np.float32)
     if head == "binary":
         return {"prob": raw[..., 0]}
-    if head == "border":
-        return {"prob": 1.0 - raw[..., 0], "interior": raw[..., 1]}
+    if head == "border":  # copies, so the maps do not keep the whole HxWxK output alive
+        return {"prob": 1.0 - raw[..., 0], "interior": raw[..., 1].copy()}
     if head == "distance":
-        return {"prob": raw[..., 0], "distance": raw[..., 1]}
+        return {"prob": raw[..., 0].copy(), "distance": raw[..., 1].copy()}
     raise ValueError(f"unknown head '{head}'")
 
 
