@@ -12,8 +12,7 @@ from app.tile_view import TileView
 FOOTPRINT_FIELDS = ("id", "version", "status", "source", "fused", "fused_why", "score", "parts")
 
 
-def map_data(view: TileView, ack: int, result: dict | None, previews: list | None = None,
-             select: list[int] | None = None) -> dict[str, Any]:
+def map_data(view: TileView, ack: int, result: dict | None, previews: list | None = None) -> dict[str, Any]:
     """JSON-ready component input for ``view``."""
     image = tile_image_file_url(view.scene_path, view.col_off, view.row_off, view.width, view.height,
                                 view.band_stats, view.nodata)
@@ -26,5 +25,4 @@ def map_data(view: TileView, ack: int, result: dict | None, previews: list | Non
         "keys": [list(k) for k in KEYS],
         "ack": ack,
         "result": result,
-        "select": select or [],
     }

@@ -16,7 +16,7 @@ from db.review import neighbour_tile, next_needing_review
 from db.session import transaction
 
 MAP_KEY = "review_map"
-ACK_KEY, RESULT_KEY, PREVIEW_KEY, SELECT_KEY = "review_ack", "review_result", "split_preview", "review_select"
+ACK_KEY, RESULT_KEY, PREVIEW_KEY = "review_ack", "review_result", "split_preview"
 
 
 def bump() -> None:
@@ -63,7 +63,6 @@ def handle_intent(intent: dict, view: TileView, project_id: int, reviewer: str |
     if seq <= int(st.session_state.get(ACK_KEY, 0)):
         return
     action = intent.get("action")
-    st.session_state[SELECT_KEY] = []
     if action == "next":
         kind, message = go(project_id, view.tile_id, "next_review")
     elif action == "suggest_split":

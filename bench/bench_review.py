@@ -195,7 +195,7 @@ def run(home: Path, tiles: int) -> dict:
         start = time.perf_counter()
         while done < tiles:
             tile_id = page.evaluate("() => window.__reviewMap.tile()")
-            corners = page.evaluate("() => window.__reviewMap.debug().data.tile.corners")
+            corners = page.evaluate("() => window.__reviewMap.corners()")
             preds, truths = shapes(home, tile_id)
             todo = plan(preds, truths, Polygon(corners))
             reviewer.tile(tile_id, preds, todo)

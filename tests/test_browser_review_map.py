@@ -333,6 +333,18 @@ def test_help_overlay_and_next_tile_keeps_zoom_and_tool(env):
     text = map_text(page, ".rm-help:not([hidden])")
     assert "square the corners" in text and "Ctrl+Z" in text
     page.keyboard.press("Escape")
+    # no shortcut fires while typing in a text field
+    select(env, "undo")
+    stamps = len(page.evaluate("() => window.__reviewMap.stamps()"))
+    page.get_by_text("Previews: split suggestion, another threshold").click()
+    field = page.get_by_label("Split into k parts", exact=True).and_(page.locator("input"))
+    field.click()
+    page.keyboard.press("r")
+    page.keyboard.press("Delete")
+    page.wait_for_timeout(300)
+    assert len(page.evaluate("() => window.__reviewMap.stamps()")) == stamps
+    assert row(env, env["ids"]["undo"])["status"] == "accepted"
+    field.blur()
     sx, sy = at(env, 32, 32)
     page.mouse.move(sx, sy)
     page.mouse.wheel(0, -300)

@@ -54,8 +54,8 @@ def review_tile() -> None:
                                  "predicted the tile, so predictions are reviewed on their own.")
     with controls:
         review_map(map_data(view if show_labels else without_labels(view), int(st.session_state.get(page.ACK_KEY, 0)),
-                            st.session_state.get(page.RESULT_KEY), rings + page.split_preview_rings(view),
-                            st.session_state.get(page.SELECT_KEY)), key=page.MAP_KEY)
+                            st.session_state.get(page.RESULT_KEY), rings + page.split_preview_rings(view)),
+                   key=page.MAP_KEY)
     c = view.counts
     st.caption(f"**{view.review_state.replace('_', ' ')}** · pending {c.get('pending', 0)} · accepted "
                f"{c.get('accepted', 0)} · rejected {c.get('rejected', 0)} · drawn {c.get('human', 0)} · imported "

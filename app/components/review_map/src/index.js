@@ -146,9 +146,8 @@ class ReviewMap {
     if (data.result && data.result.seq === ack && data.result.message) this.showMessage(data.result);
     const live = new Set(data.footprints.map((f) => f.id));
     for (const id of [...this.selected]) if (!live.has(id)) this.selected.delete(id);
-    for (const id of data.select || []) if (live.has(id)) this.selected.add(id);
     if (tileChanged) {
-      this.selected = new Set(data.select || []);
+      this.selected = new Set();
       const zoom = this.viewState ? this.viewState.zoom : undefined;
       this.viewState = viewFor(data.tile, zoom, this.mapEl.clientHeight || 560);
       this.deck.setProps({ viewState: this.viewState });
@@ -496,7 +495,7 @@ function expose(map) {
     tile: () => map.data && map.data.tile.id,
     idle: () => !map.inFlight && !map.queue.length,
     stamps: () => map.stamps.map((s) => ({ ...s })),
-    debug: () => map,
+    corners: () => map.data && map.data.tile.corners,
   };
 }
 
