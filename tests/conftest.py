@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,14 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     get_engine.cache_clear()
     yield home
     get_engine.cache_clear()
+
+
+_PYTEST_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest replaces sys.modules['__main__'] with the app script; multiprocessing's spawn (Dask's
+    LocalCluster) would then re-run the app in every new process. Put pytest's own __main__ back after each test."""
+    yield
+    sys.modules["__main__"] = _PYTEST_MAIN
