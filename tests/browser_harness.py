@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DECK_CANVAS = "[data-testid='stDeckGlJsonChart'] canvas"
 PASSWORD = "browser-password-1"
 _HOMES: dict[str, Path] = {}  # server URL -> its data home, so sign_in can create the account there
 
@@ -119,11 +118,7 @@ def sign_in(page, url: str, name: str, role: str = "reviewer") -> None:
 
 
 def open_review(page, url: str, reviewer: str, role: str = "reviewer") -> None:
-    """Sign in as ``reviewer`` (Review is the default page) and wait for the map."""
+    """Sign in as ``reviewer`` (Review is the default page) and wait until the review map shows its tile."""
     sign_in(page, url, reviewer, role)
-    page.wait_for_selector(DECK_CANVAS, timeout=60000)
-
-
-def click_map_centre(page) -> None:
-    box = page.locator(DECK_CANVAS).first.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => window.__reviewMap && window.__reviewMap.tile()", timeout=60000)
+    page.wait_for_timeout(500)  # deck.gl needs a frame to build its picking buffer

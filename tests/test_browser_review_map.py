@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, shape
 
-from browser_harness import CHROMIUM, FLAGS, sign_in, streamlit_server
+from browser_harness import CHROMIUM, FLAGS, open_review, streamlit_server
 from review_map_world import DRAW_AREA, RECTS, build_map_world
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -44,16 +44,10 @@ def env(tmp_path_factory):
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             requests: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
-            open_map(page, url, "ann")
+            open_review(page, url, "ann")
             yield {"home": home, "url": url, "page": page, "browser": browser, "requests": requests, **world}
             browser.close()
         get_engine.cache_clear()
-
-
-def open_map(page, url: str, name: str) -> None:
-    sign_in(page, url, name)
-    page.wait_for_function("() => window.__reviewMap && window.__reviewMap.tile()", timeout=60000)
-    page.wait_for_timeout(500)  # deck.gl needs a frame to build its picking buffer
 
 
 def row(env, fp_id: int) -> dict:
@@ -310,7 +304,7 @@ def test_conflict_reverts_and_says_why(env):
     page, fp = env["page"], env["ids"]["conflict"]
     select(env, "conflict")  # ann sees version 1
     other = env["browser"].new_context(viewport={"width": 1400, "height": 1100}).new_page()
-    open_map(other, env["url"], "bob")
+    open_review(other, env["url"], "bob")
     click(env, *centre("conflict"), page=other)
     other.wait_for_function("id => window.__reviewMap.selected().includes(id)", arg=fp)
     other.keyboard.press("a")
