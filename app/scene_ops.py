@@ -37,7 +37,7 @@ def projects_overview() -> list[dict[str, Any]]:
                          "tiles": sum(tiles.values()), "reviewed": tiles["reviewed"],
                          "in progress": tiles["in_progress"], "unreviewed": tiles["unreviewed"],
                          "pending": counts.get("pending", 0), "accepted": counts.get("accepted", 0),
-                         "rejected": counts.get("rejected", 0)})
+                         "rejected": counts.get("rejected", 0), "imported labels": counts.get("label", 0)})
     return rows
 
 

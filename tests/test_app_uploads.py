@@ -36,7 +36,8 @@ def test_upload_scene_with_labels_is_ingested(data_home, tmp_path):
     assert (result["scenes"], result["tiles"], result["labels"]) == (1, 1, 1)
     assert steps[-1] == 1.0
     row = next(r for r in projects_overview() if r["project"] == "city")
-    assert row["tiles"] == 1 and row["unreviewed"] == 1 and row["accepted"] == 1
+    assert row["tiles"] == 1 and row["unreviewed"] == 1 and row["accepted"] == 0
+    assert row["imported labels"] == 1
 
 
 def test_no_scene_given_is_refused(data_home):
