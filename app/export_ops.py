@@ -12,6 +12,7 @@ from db.enums import FootprintStatus
 from db.session import transaction
 from geo.osm import CONFLATE_MODES, DEFAULT_THRESHOLD, conflation, parse_tags
 from services.export import export_file_bytes, export_heatmaps
+from services.paths import require_osm_file
 
 STATUS_CHOICES = tuple(s.value for s in (FootprintStatus.ACCEPTED, FootprintStatus.PENDING, FootprintStatus.REJECTED))
 FORMATS = {  # label: (format, suffix, mime type)
@@ -56,6 +57,7 @@ def export_bytes(project_id: int, project_name: str, scope: str, scene_id: int |
             if not extract.name.lower().endswith(CONFLATE_SUFFIXES):
                 raise UserError(f"'{extract.name}' is not an OSM extract; give an .osm, .osm.pbf or GeoJSON file")
             extract.write_bytes(conflate_file[1])
+            require_osm_file(extract)  # by content too: GDAL must not read a VRT under an .osm name
             conflate = conflation(extract, conflate_mode, conflate_iou)
         with transaction() as session:
             data, result = export_file_bytes(session, project_id, kind, tmp, tags=tags, conflate=conflate,

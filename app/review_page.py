@@ -2,6 +2,8 @@
 previews. Each reads session_state and returns plain values; the page file puts them together."""
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from typing import Any
 
 import streamlit as st
@@ -14,6 +16,7 @@ from app.tile_view import TileView
 from db.queries import get_tile
 from db.review import neighbour_tile, next_needing_review
 from db.session import transaction
+from services.paths import confine_osm
 
 MAP_KEY = "review_map"
 ACK_KEY, RESULT_KEY, PREVIEW_KEY = "review_ack", "review_result", "split_preview"
@@ -99,6 +102,41 @@ def apply_split(view: TileView, reviewer: str | None) -> None:
 def split_preview_rings(view: TileView) -> list:
     preview = st.session_state.get(PREVIEW_KEY)
     return preview["parts_lonlat"] if preview and preview.get("tile_id") == view.tile_id else []
+
+
+OSM_KEY = "osm_extract"
+
+
+@lru_cache(maxsize=64)
+def _osm_on_tile(path: str, modified: float, tile_id: int) -> tuple[dict[str, Any], ...]:
+    from services.export import tile_osm_features
+
+    with transaction() as session:
+        return tuple(tile_osm_features(session, tile_id, path))
+
+
+def osm_features(text: str, tile_id: int) -> list[dict[str, Any]]:
+    """The buildings of the OpenStreetMap extract typed as ``text`` (a path under an import root: .osm, .osm.pbf or
+    GeoJSON) that lie on the tile; read once per file version and tile."""
+    if not text.strip():
+        return []
+    path = confine_osm(text)
+    return list(_osm_on_tile(path, os.path.getmtime(path), tile_id))
+
+
+def osm_controls(view: TileView) -> list[dict[str, Any]]:
+    """The extract path field; returns the OSM buildings to draw (empty when none is given or it is refused)."""
+    text = st.text_input("OpenStreetMap extract (.osm, .osm.pbf or GeoJSON under the import folder)", key=OSM_KEY,
+                         help="Buildings already mapped in OpenStreetMap, drawn in orange on the map, to see what "
+                              "is new. Read only: nothing is uploaded.")
+    try:
+        features = osm_features(text or "", view.tile_id)
+    except Exception as exc:  # noqa: BLE001 - a UserError as it is, anything else one line + a logged reference
+        st.caption(inert(error_message(exc, "OpenStreetMap layer")))
+        return []
+    if text and text.strip():
+        st.caption(f"{len(features)} OpenStreetMap buildings on this tile (orange outlines)")
+    return features
 
 
 def threshold_controls(view: TileView) -> list[list[list[float]]]:

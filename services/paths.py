@@ -92,6 +92,37 @@ def require_label_file(path: str | os.PathLike[str], shown: str | None = None) -
     return str(path)
 
 
+OSM_SUFFIXES = (".osm", ".pbf", ".geojson", ".json")
+
+
+def require_osm_file(path: str | os.PathLike[str], shown: str | None = None) -> str:
+    """``path`` when it is an OSM XML file (its first element is ``<osm``), an OSM PBF file (an ``OSMHeader``
+    block first) or a GeoJSON: what GDAL then reads cannot be a VRT or another format under a borrowed name."""
+    name = shown or Path(path).name
+    suffix = Path(path).suffix.lower()
+    if suffix not in OSM_SUFFIXES:
+        raise UserError(f"'{name}' is not an OSM extract; give an .osm, .osm.pbf or GeoJSON file")
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+    if suffix == ".osm":
+        text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+        if text.startswith("<?xml"):
+            text = text.split("?>", 1)[-1].lstrip()
+        ok = text.startswith("<osm")
+    elif suffix == ".pbf":
+        ok = b"OSMHeader" in head[:64]
+    else:
+        ok = head.lstrip()[:1] == b"{"
+    if not ok:
+        raise UserError(f"'{name}' is not an OSM extract; give an .osm, .osm.pbf or GeoJSON file")
+    return str(path)
+
+
+def confine_osm(text: str) -> str:
+    """A typed OSM extract path: under an import root and an OSM XML / PBF or GeoJSON file."""
+    return require_osm_file(confine_path(text), str(text).strip())
+
+
 def confine_scene(text: str) -> str:
     """A typed scene path: under an import root (``confine_path``) and a GeoTIFF."""
     return require_geotiff(confine_path(text), str(text).strip())

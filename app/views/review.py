@@ -49,12 +49,14 @@ def review_tile() -> None:
                 st.session_state.pop(page.PREVIEW_KEY, None)
         with right:
             rings = page.threshold_controls(view)
+    with st.expander("Existing OpenStreetMap buildings", expanded=bool(st.session_state.get(page.OSM_KEY))):
+        osm = page.osm_controls(view)
     show_labels = st.toggle("Show imported labels", value=not has_predictions(view), key="show_labels",
                             help="Ground-truth labels from ingest (white). Hidden by default where the model has "
                                  "predicted the tile, so predictions are reviewed on their own.")
     with controls:
         review_map(map_data(view if show_labels else without_labels(view), int(st.session_state.get(page.ACK_KEY, 0)),
-                            st.session_state.get(page.RESULT_KEY), rings + page.split_preview_rings(view)),
+                            st.session_state.get(page.RESULT_KEY), rings + page.split_preview_rings(view), osm),
                    key=page.MAP_KEY)
     c = view.counts
     st.caption(f"**{view.review_state.replace('_', ' ')}** · pending {c.get('pending', 0)} · accepted "
@@ -63,7 +65,8 @@ def review_tile() -> None:
                f"likely fused {sum(f['fused'] for f in view.footprints)} · uncertainty "
                f"{'-' if view.uncertainty is None else f'{view.uncertainty:.2f}'}  \n"
                "yellow pending · green accepted · red rejected · blue drawn by a reviewer · white: imported label · "
-               "magenta outline: likely fused · grey: neighbouring tiles · cyan: preview (not saved)")
+               "magenta outline: likely fused · grey: neighbouring tiles · cyan: preview (not saved) · orange: "
+               "OpenStreetMap buildings")
     if view.events:  # plain text: a data grid would be redrawn after every edit
         st.markdown("**Recent actions on this tile**  \n" + "  \n".join(
             f"{e['at']:%H:%M:%S} · {e['reviewer']} · {e['action']} · #{e['footprint'] or '-'} · {e['status']}"

@@ -191,6 +191,9 @@ class ReviewMap {
     layers.push(new GeoJsonLayer({ id: "neighbours", data: { type: "FeatureCollection",
       features: (d.neighbours || []).map(featureOf) }, filled: false, stroked: true, getLineColor: [200, 200, 200, 110],
       lineWidthUnits: "pixels", getLineWidth: 1, pickable: false }));
+    layers.push(new GeoJsonLayer({ id: "osm", data: { type: "FeatureCollection", features: d.osm || [] },
+      filled: false, stroked: true, getLineColor: [255, 140, 0, 230], lineWidthUnits: "pixels", getLineWidth: 2,
+      pickable: false }));
     layers.push(new GeoJsonLayer({ id: "previews", data: { type: "FeatureCollection",
       features: (d.previews || []).map((ring) => ({ type: "Feature", properties: {},
         geometry: { type: "Polygon", coordinates: [ring] } })) }, filled: false, stroked: true,
