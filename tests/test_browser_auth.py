@@ -93,7 +93,8 @@ def test_sign_in_form_only_then_a_reviewer_sees_no_admin_buttons(data_home):
         fill_sign_in(page, "adam")
         wait_text(page, "Signed in as adam (admin)", LONG)
         wait_idle(page, LONG)
-        assert "Users" in page.locator("[data-testid='stSidebarNav']").inner_text()
+        # the menu arrives after the sidebar's "Signed in as" line of the same run: wait for it, not just idle
+        page.locator("[data-testid='stSidebarNav']").get_by_text("Users", exact=True).wait_for(timeout=LONG)
         _open_page(page, "Models", "Active version")
         for label in ("Promote", "Roll back"):  # the same page shows an administrator both
             page.get_by_role("button", name=label, exact=True).wait_for(timeout=LONG)
