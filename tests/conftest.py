@@ -32,6 +32,35 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     get_engine.cache_clear()
 
 
+POSTGRES_ENV = "FOOTPRINTS_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str:
+    """The PostgreSQL URL the tests may use; skips the test (with how to enable it) when none is set."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
+    return url
+
+
+def database_url_for(kind: str, home: Path, monkeypatch: pytest.MonkeyPatch, emptied: tuple = ()) -> str:
+    """The URL a test parametrized over ``kind`` ("sqlite" | "postgresql") runs on: the test's own SQLite file in
+    ``home``, or PostgreSQL (made the configured database, with the rows of the ``emptied`` tables deleted)."""
+    if kind == "sqlite":
+        return f"sqlite:///{home / 'footprints.db'}"
+    from sqlalchemy import delete
+
+    from db.session import get_engine, transaction
+
+    url = postgres_url()
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_engine.cache_clear()
+    with transaction() as session:
+        for table in emptied:
+            session.execute(delete(table))
+    return url
+
+
 _PYTEST_MAIN = sys.modules["__main__"]
 
 

@@ -2,33 +2,21 @@
 claim, race, heartbeat, stale reclaim, cancel, progress, log."""
 from __future__ import annotations
 
-import os
 import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete
 
 from db import jobs
 from db.schema import Job
-from db.session import get_engine, make_engine, session_factory, transaction
-
-POSTGRES_ENV = "FOOTPRINTS_TEST_POSTGRES_URL"
+from db.session import make_engine, session_factory, transaction
+from conftest import database_url_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def queue_db(request, data_home, monkeypatch) -> str:
     """The database URL the queue test runs on: the test's SQLite file, or an emptied PostgreSQL queue."""
-    if request.param == "sqlite":
-        return f"sqlite:///{data_home / 'footprints.db'}"
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_engine.cache_clear()
-    with transaction() as session:
-        session.execute(delete(Job))
-    return url
+    return database_url_for(request.param, data_home, monkeypatch, emptied=(Job,))
 
 
 def _queue(kind: str = "retrain", **params) -> int:

@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_load import POSTGRES_ENV, run_load  # noqa: E402
+from bench_load import run_load  # noqa: E402
+from conftest import postgres_url  # noqa: E402
 
 PROCESSES, SECONDS = 4, 5.0
 
@@ -22,10 +23,7 @@ PROCESSES, SECONDS = 4, 5.0
 def load_db(request, data_home) -> str:
     if request.param == "sqlite":
         return os.environ["DATABASE_URL"]
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
-    return url
+    return postgres_url()
 
 
 def test_concurrent_reviewers_lose_nothing_and_raise_nothing_raw(load_db):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 
 from db.queries import MAX_FOOTPRINT_DEG, bbox_meets, footprints_in_bbox, get_or_create_project
 from db.schema import Footprint, Project, Scene, Tile
 from db.session import get_engine, transaction
 from db.spatial_index import RTREE_TABLE, has_rtree
+from conftest import postgres_url
 
 SQUARE = '{{"type": "Polygon", "coordinates": [[[{0}, {1}], [{2}, {1}], [{2}, {3}], [{0}, {3}], [{0}, {1}]]]}}'
 LON0, LAT0, SPAN = -84.5, 33.6, 0.01
@@ -114,9 +114,7 @@ def test_touching_boxes_and_project_filter(data_home):
 
 
 def test_postgresql_keeps_the_btree_query(data_home, monkeypatch):
-    url = os.environ.get("FOOTPRINTS_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("set FOOTPRINTS_TEST_POSTGRES_URL (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL")
+    url = postgres_url()
     monkeypatch.setenv("DATABASE_URL", url)
     get_engine.cache_clear()
     name = f"rtree-test-{os.getpid()}"

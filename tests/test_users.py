@@ -12,12 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from cli.main import main
 from db import jobs, review, users
 from db.schema import Footprint, Job, ModelVersion, Project, ReviewEvent, Scene, Tile, User
 from db.session import transaction
+from conftest import database_url_for
 from errors import PermissionDenied, UserError
 from review_world import build_world
 from services import accounts
@@ -27,29 +28,16 @@ from services.projects import create_project
 from services.queueing import cancel_job, promote_version, queue_predict, queue_retrain, rollback_version
 
 SECRET = "correct horse battery"
-POSTGRES_ENV = "FOOTPRINTS_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def users_db(request, data_home, monkeypatch) -> str:
-    """The test's SQLite file, or PostgreSQL (users table emptied) when FOOTPRINTS_TEST_POSTGRES_URL is set."""
-    from sqlalchemy import delete
-
-    from db.session import get_engine
-
-    if request.param == "sqlite":
-        yield f"sqlite:///{data_home / 'footprints.db'}"
-        return
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_engine.cache_clear()
-    with transaction() as session:
-        session.execute(delete(User))
+    """The test's SQLite file, or PostgreSQL (users table emptied before and after) when set."""
+    url = database_url_for(request.param, data_home, monkeypatch, emptied=(User,))
     yield url
-    with transaction() as session:
-        session.execute(delete(User))
+    if request.param == "postgresql":
+        with transaction() as session:
+            session.execute(delete(User))
 
 
 def _raw_rows(home: Path) -> list[tuple]:

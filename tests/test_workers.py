@@ -9,29 +9,16 @@ import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete
 
 from db import jobs, workers
 from db.schema import Job, WorkerBeat
-from db.session import get_engine, transaction
-
-POSTGRES_ENV = "FOOTPRINTS_TEST_POSTGRES_URL"
-
+from db.session import transaction
+from conftest import database_url_for
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def workers_db(request, data_home, monkeypatch) -> str:
     """The test's SQLite file, or a PostgreSQL database with empty workers and jobs tables."""
-    if request.param == "sqlite":
-        return f"sqlite:///{data_home / 'footprints.db'}"
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"set {POSTGRES_ENV} (e.g. postgresql+psycopg://user@host/db) to run on PostgreSQL too")
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_engine.cache_clear()
-    with transaction() as session:
-        session.execute(delete(WorkerBeat))
-        session.execute(delete(Job))
-    return url
+    return database_url_for(request.param, data_home, monkeypatch, emptied=(WorkerBeat, Job))
 
 
 def _dead_pid() -> int:
