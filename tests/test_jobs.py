@@ -42,26 +42,38 @@ def test_claim_respects_kinds(queue_db):
         assert jobs.claim_next(session, "w", kinds=("repredict",)).kind == "repredict"
 
 
-def test_two_workers_racing_for_one_job_claim_it_once(queue_db):
-    job_id = _queue()
-    url = queue_db
-    barrier, won = threading.Barrier(4), []
+def _run_workers(url: str, work, count: int = 4) -> None:
+    """``work(name, session)`` in ``count`` threads released together, each with its own session and connection
+    pool, as separate worker processes have."""
+    barrier = threading.Barrier(count)
 
-    def worker(name: str) -> None:
+    def run(name: str) -> None:
         session = session_factory(url)()
-        session.bind = make_engine(url)  # a separate connection pool per worker, as in separate processes
+        session.bind = make_engine(url)
         barrier.wait()
-        with session.begin():
-            job = jobs.claim_next(session, name)
-            if job is not None:
-                won.append((name, job.id))
-        session.close()
+        try:
+            work(name, session)
+        finally:
+            session.close()
 
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    threads = [threading.Thread(target=run, args=(f"w{i}",)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def test_two_workers_racing_for_one_job_claim_it_once(queue_db):
+    job_id = _queue()
+    won = []
+
+    def claim_once(name: str, session) -> None:
+        with session.begin():
+            job = jobs.claim_next(session, name)
+            if job is not None:
+                won.append((name, job.id))
+
+    _run_workers(queue_db, claim_once)
     assert len(won) == 1 and won[0][1] == job_id
     with transaction() as session:
         job = jobs.get_job(session, job_id)
@@ -72,26 +84,17 @@ def test_workers_draining_a_queue_together_run_every_job_once(queue_db):
     """Four workers (own connection pools) claim until the queue is empty: every job is claimed by exactly one
     of them, and none gives up while jobs remain (PostgreSQL: SKIP LOCKED passes over rows being claimed)."""
     job_ids = [_queue(n=i) for i in range(12)]
-    url = queue_db
-    barrier, claims = threading.Barrier(4), []
+    claims = []
 
-    def worker(name: str) -> None:
-        session = session_factory(url)()
-        session.bind = make_engine(url)
-        barrier.wait()
+    def drain(name: str, session) -> None:
         while True:
             with session.begin():
                 job = jobs.claim_next(session, name)
                 if job is None:
-                    break
+                    return
                 claims.append((name, job.id))
-        session.close()
 
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _run_workers(queue_db, drain)
     assert sorted(job_id for _, job_id in claims) == job_ids
     with transaction() as session:
         for name, job_id in claims:

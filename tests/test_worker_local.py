@@ -29,6 +29,15 @@ def _wait(predicate, timeout: float = 60.0) -> bool:
     return False
 
 
+def _worker_ended(pid: int, timeout: float = 30.0) -> bool:
+    """Whether worker ``pid`` exits on its own within ``timeout``; one that does not is killed, so no test leaves
+    a stray worker behind."""
+    gone = _wait(lambda: not workers.pid_alive(pid), timeout)
+    if not gone:
+        os.kill(pid, signal.SIGKILL)
+    return gone
+
+
 def _rows() -> dict[str, WorkerBeat]:
     """The workers table as it is (nothing cleared)."""
     with transaction() as session:
@@ -97,9 +106,7 @@ def test_local_worker_stops_when_the_app_is_killed(data_home, monkeypatch):
         app.kill()
         app.wait()
     killed_at = time.monotonic()
-    gone = _wait(lambda: not workers.pid_alive(pid), timeout=30)
-    if not gone:
-        os.kill(pid, signal.SIGKILL)
+    gone = _worker_ended(pid)
     assert gone, "the worker outlived the app that started it"
     print(f"worker gone {time.monotonic() - killed_at:.1f} s after its app was killed")
     assert _rows() == {}, "the worker left its row behind"
@@ -151,9 +158,7 @@ def test_worker_without_a_sigterm_handler_also_ends_with_its_parent(data_home):
     finally:
         app.kill()
         app.wait()
-    gone = _wait(lambda: not workers.pid_alive(pid), timeout=30)
-    if not gone:
-        os.kill(pid, signal.SIGKILL)
+    gone = _worker_ended(pid)
     assert gone, "the worker outlived its parent"
     assert _rows() == {}, "the worker left its row behind"
 
@@ -189,9 +194,7 @@ def test_local_worker_gives_its_job_back_when_the_app_is_killed(data_home, tmp_p
     finally:
         app.kill()
         app.wait()
-    gone = _wait(lambda: not workers.pid_alive(pid), timeout=30)
-    if not gone:
-        os.kill(pid, signal.SIGKILL)
+    gone = _worker_ended(pid)
     assert gone, "the worker outlived the app that started it"
     released = job()
     assert (released.status, released.worker_id, released.attempts) == ("queued", None, 0)
