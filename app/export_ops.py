@@ -23,7 +23,6 @@ FORMATS = {  # label: (format, suffix, mime type)
     "OSM (JOSM)": ("osm", ".osm", "application/vnd.openstreetmap.data+xml"),
     "Heatmap COG": ("heatmap", ".tif", "image/tiff; application=geotiff; profile=cloud-optimized"),
 }
-CONFLATE_SUFFIXES = (".osm", ".pbf", ".geojson", ".json")
 
 
 def tags_from_text(text: str) -> dict[str, str]:
@@ -54,10 +53,8 @@ def export_bytes(project_id: int, project_name: str, scope: str, scene_id: int |
         conflate = None
         if conflate_file is not None:
             extract = Path(tmp) / Path(conflate_file[0]).name
-            if not extract.name.lower().endswith(CONFLATE_SUFFIXES):
-                raise UserError(f"'{extract.name}' is not an OSM extract; give an .osm, .osm.pbf or GeoJSON file")
             extract.write_bytes(conflate_file[1])
-            require_osm_file(extract)  # by content too: GDAL must not read a VRT under an .osm name
+            require_osm_file(extract)  # by name and content: GDAL must not read a VRT under an .osm name
             conflate = conflation(extract, conflate_mode, conflate_iou)
         with transaction() as session:
             data, result = export_file_bytes(session, project_id, kind, tmp, tags=tags, conflate=conflate,

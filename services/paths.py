@@ -92,7 +92,7 @@ def require_label_file(path: str | os.PathLike[str], shown: str | None = None) -
     return str(path)
 
 
-OSM_SUFFIXES = (".osm", ".pbf", ".geojson", ".json")
+OSM_SUFFIXES = (".osm", ".pbf", ".geojson", ".json")  # .osm.pbf ends in .pbf
 
 
 def require_osm_file(path: str | os.PathLike[str], shown: str | None = None) -> str:
