@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from PIL import Image
 
 from app.components.map_component import IMAGES_NAME, asset_url, register_assets
 from db.settings import data_home
+from geo.atomic import atomic_path
 from geo.raster import display_rgb, read_window
 
 DISPLAY_DIR = "display"
@@ -45,9 +45,8 @@ def _write_once(path: Path, image: Image.Image, fmt: str, **options) -> None:
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image.save(tmp, format=fmt, **options)
-    os.replace(tmp, path)
+    with atomic_path(path, overwrite=True) as tmp:  # two sessions racing write the same bytes: the last one stays
+        image.save(tmp, format=fmt, **options)
 
 
 def tile_image_file_url(path: str, col_off: int, row_off: int, width: int, height: int,
