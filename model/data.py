@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from errors import UserError
 from geo.sources import LabelSource, Place
@@ -71,21 +72,49 @@ def to_patches(examples: Sequence[TrainingExample], head: str, patch: int = DEFA
     return np.stack(images).astype(np.float32), np.stack(targets).astype(np.float32)
 
 
+SCALE_JITTER = (0.8, 1.25)  # zoom range around the working ground sample distance
+BLUR_SIGMA_PX = (0.3, 1.2)
+
+
 def augment(image: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One patch's random flip and 90-degree turn (image and targets together), then, on the image only:
-    brightness/contrast, colour cast, gamma, sensor noise and (sometimes) grayscale. NumPy only."""
+    """One patch's random flip and 90-degree turn (image and targets together) and, half the time, a zoom around
+    the working resolution (``SCALE_JITTER``); then, on the image only: brightness/contrast, colour cast, gamma,
+    (sometimes) blur, sensor noise and (sometimes) grayscale. NumPy/SciPy only."""
     turns, flip = int(rng.integers(4)), bool(rng.random() < 0.5)
     image, target = np.rot90(image, turns), np.rot90(target, turns)
     if flip:
         image, target = image[:, ::-1], target[:, ::-1]
+    if rng.random() < 0.5:
+        image, target = _zoom(image, target, float(rng.uniform(*SCALE_JITTER)))
     channels = image.shape[-1]
     image = (image - 0.5) * rng.uniform(0.75, 1.25) + 0.5 + rng.uniform(-0.1, 0.1)
     image = image * rng.uniform(0.9, 1.1, (1, 1, channels))  # colour cast
     image = np.clip(image, 0.0, 1.0) ** np.exp(rng.uniform(-0.3, 0.3))  # gamma
+    if rng.random() < 0.25:  # a softer sensor or a resampled image
+        image = ndimage.gaussian_filter(image, (*(rng.uniform(*BLUR_SIGMA_PX),) * 2, 0))
     image = image + rng.normal(0.0, rng.uniform(0.0, 0.03), image.shape)  # sensor noise
     if rng.random() < 0.15:
         image = np.repeat(image.mean(axis=-1, keepdims=True), channels, axis=-1)
     return np.clip(image, 0.0, 1.0).astype(np.float32), np.ascontiguousarray(target, np.float32)
+
+
+def _zoom(image: np.ndarray, target: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Image (bilinear) and targets (nearest) zoomed by ``factor`` about the centre, cropped or zero-padded back to
+    the patch size (padding carries weight 0, so it is not learnt)."""
+    h, w = image.shape[:2]
+    size = max(1, int(round(h * factor))), max(1, int(round(w * factor)))
+    zoomed_image = ndimage.zoom(image, (size[0] / h, size[1] / w, 1), order=1, grid_mode=True, mode="nearest")
+    zoomed_target = ndimage.zoom(target, (size[0] / h, size[1] / w, 1), order=0, grid_mode=True, mode="nearest")
+    return _centre_fit(zoomed_image, h, w), _centre_fit(zoomed_target, h, w)
+
+
+def _centre_fit(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``array`` cropped about its centre, or zero-padded around it, to height x width."""
+    top, left = max(0, (array.shape[0] - height) // 2), max(0, (array.shape[1] - width) // 2)
+    array = array[top:top + height, left:left + width]
+    pad_top, pad_left = (height - array.shape[0]) // 2, (width - array.shape[1]) // 2
+    pad = [(pad_top, height - array.shape[0] - pad_top), (pad_left, width - array.shape[1] - pad_left)]
+    return np.pad(array, pad + [(0, 0)] * (array.ndim - 2))
 
 
 def make_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, training: bool, seed: int = 0):

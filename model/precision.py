@@ -106,6 +106,39 @@ def rebuild_in_precision(network: Any, precision: str) -> Any:
     return rebuilt
 
 
+def rebuild_in_float32(network: Any) -> Any:
+    """A copy of a functional Keras model with every layer computing in float32 (the model itself when it
+    already does): what a model trained in bfloat16 is saved as, so that it loads as an ordinary float32 model."""
+    config = copy.deepcopy(network.get_config())
+    if all(_policy_name(layer_config) == "float32" for layer_config in config["layers"]):
+        return network
+    import keras
+
+    for layer_config in config["layers"]:
+        layer_config["config"]["dtype"] = "float32"
+    rebuilt = network.__class__.from_config(config, custom_objects=keras.saving.get_custom_objects())
+    rebuilt.set_weights(network.get_weights())
+    return rebuilt
+
+
+def _policy_name(layer_config: dict[str, Any]) -> str:
+    dtype = layer_config.get("config", {}).get("dtype", "float32")
+    if isinstance(dtype, dict):
+        dtype = dtype.get("config", {}).get("name", "float32")
+    return str(dtype)
+
+
+def resolve_training_precision(requested: str | None = "auto") -> str:
+    """``float32`` or ``bfloat16`` for training: ``auto`` means bfloat16 where the hardware computes it fast
+    (mixed precision: bfloat16 compute, float32 weights, so the saved model is an ordinary float32 one)."""
+    requested = (requested or "auto").lower()
+    if requested not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got '{requested}'")
+    if requested != "auto":
+        return requested
+    return "bfloat16" if hardware_bfloat16() else "float32"
+
+
 def with_precision(predictor: Any, precision: str | None = "auto") -> Any:
     """The predictor at a precision (resolved from ``auto``): itself for float32, else a cached bfloat16 copy."""
     resolved = resolve_precision(precision, getattr(predictor, "card", None))

@@ -44,7 +44,9 @@ def strip_optimizer(src: Path, dest: Path) -> None:
     import model.losses  # noqa: F401  (registers the custom losses)
     import model.segnet  # noqa: F401  (registers the custom layers)
 
-    atomic_save(keras.models.load_model(src, compile=False), dest)
+    from model.precision import rebuild_in_float32
+
+    atomic_save(rebuild_in_float32(keras.models.load_model(src, compile=False)), dest)
 
 
 def _read_state(path: Path) -> dict[str, Any] | None:
@@ -227,11 +229,17 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         patience: int = DEFAULT_PATIENCE, patch: int = DEFAULT_PATCH, width: int | None = None,
         depth: int | None = None, data_info: dict[str, Any] | None = None, verbose: int = 0,
         seed: int = 0, base_card: dict[str, Any] | None = None, init: str | None = None,
-        gsd_m: float | None = None) -> dict[str, Any]:
+        gsd_m: float | None = None, precision: str = "float32") -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
-    model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file."""
+    model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
+    ``precision`` bfloat16 trains in mixed precision (bfloat16 compute, float32 weights; about 1.4x faster on a CPU
+    with AMX); ``model.keras`` is saved in float32 either way."""
     import keras
+
+    from model.precision import rebuild_in_precision, resolve_training_precision
+
+    precision = resolve_training_precision(precision)
 
     if not examples_train:
         raise ValueError("no training examples")
@@ -251,6 +259,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     model, resumed = _initial_model(state, run.ckpt, base_model_path, bands, preset, head, width, depth, init,
                                     calibration)
     if not resumed:
+        model = rebuild_in_precision(model, precision)
         _compile(model, head, learning_rate, epochs * run.steps)
     run.on_batch, run.on_epoch, run.should_stop = on_batch, on_epoch, should_stop
     keeper = _EpochKeeper(run)
@@ -265,7 +274,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                    batch_size=batch_size, learning_rate=learning_rate, patch=patch, width=width, depth=depth,
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
-                   data=data_info or {}, init=init,
+                   data=data_info or {}, init=init, train_precision=precision,
                    **{**inherited_settings(base_model_path, base_card), **({"gsd_m": gsd_m} if gsd_m else {})}),
                    time.monotonic() - started)
     return card

@@ -120,3 +120,37 @@ def test_fine_tuned_model_keeps_the_base_inference_settings(tmp_path):
     # the worker passes the base version's card (its GPU copy of the base has no card file)
     assert inherited_settings(base["model_path"], {"tta": 2, "preset": "tiny"}) == {"tta": 2}
     assert inherited_settings(None, None) == {}
+
+
+def test_bfloat16_training_saves_an_ordinary_float32_model(tmp_path):
+    """Mixed-precision training learns, and model.keras loads with every layer computing in float32."""
+    import keras
+
+    from model.train import fit
+
+    train = square_examples(8)
+    losses = []
+    card = fit(train, train[:2], out_dir=tmp_path / "run", preset="tiny", head="border", epochs=2, batch_size=4,
+               learning_rate=3e-3, patch=64, width=4, precision="bfloat16",
+               on_epoch=lambda e, row: losses.append(row["loss"]))
+    model = keras.models.load_model(card["model_path"], compile=False)
+    assert card["train_precision"] == "bfloat16" and np.isfinite(losses).all() and losses[1] < losses[0]
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    checkpoint = keras.models.load_model(tmp_path / "run" / "checkpoint" / "last.keras", compile=False)
+    assert "mixed_bfloat16" in {layer.dtype_policy.name for layer in checkpoint.layers}  # resumes in bfloat16
+
+
+def test_zoom_augmentation_keeps_targets_aligned_and_pads_without_weight():
+    from model.data import _zoom
+
+    image = np.zeros((64, 64, 3), np.float32)
+    target = np.zeros((64, 64, 2), np.float32)
+    image[24:40, 24:40] = 1.0
+    target[..., 1] = 1.0
+    target[24:40, 24:40, 0] = 1.0
+    small_image, small_target = _zoom(image, target, 0.5)
+    assert small_image.shape == image.shape and small_target.shape == target.shape
+    assert np.array_equal(small_image[..., 0] > 0.5, small_target[..., 0] > 0)  # roof and label moved together
+    assert small_target[..., 0].sum() == 64 and small_target[:8, :, 1].sum() == 0  # 8x8 roof; border unweighted
+    big_image, big_target = _zoom(image, target, 2.0)
+    assert big_target[..., 0].sum() == 32 * 32 and big_target[..., 1].min() == 1.0

@@ -48,6 +48,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="output folder (model.keras, model.card.json, log)")
     parser.add_argument("--base-model", type=Path, default=None,
                         help="fine-tune this .keras model instead of starting from random weights")
+    parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "auto"),
+                        help="training compute precision: bfloat16 is mixed precision (float32 weights), about 1.4x "
+                             "faster on CPUs with AMX; auto picks it where the hardware has it (default float32)")
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
     return parser
 
@@ -117,6 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     card = fit(train, val, out_dir=args.out, base_model_path=args.base_model, preset=args.preset, head=args.head,
                epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
-               verbose=0 if args.json else 1, seed=args.seed, init=args.init, gsd_m=args.gsd)
+               verbose=0 if args.json else 1, seed=args.seed, init=args.init, gsd_m=args.gsd,
+               precision=args.precision)
     return {"model": card["model_path"], "card": str(args.out / "model.card.json"), "epochs_done": card["epochs_done"],
             "best_epoch": card["best_epoch"], "metrics": card["metrics"], "seconds": card["timings"]["run_seconds"]}
