@@ -1,10 +1,10 @@
 """The review loop on real imagery: half of a place's scenes reviewed (their labels accepted), a fine-tune through
 the background trainer, the candidate promoted, the other half scored before and after (SpaceNet F1, whole scenes).
 
-The starting model is the leave-places-out fold model that never saw the place (bench_real.py's ``shipped-ft``
-fold), registered as the active version, so the "before" figure is honest about the place being new.
+The starting model is the leave-places-out fold model that never saw the place (``--candidate``'s fold of
+bench_real.py), registered as the active version, so the "before" figure is honest about the place being new.
 
-    .venv/bin/python bench/bench_loop_real.py --place joplin [--epochs 5] [--keep DIR]
+    .venv/bin/python bench/bench_loop_real.py --place joplin --candidate shipped-ft-45 --threshold 0.9 --min-area 40
 
 Needs ../shared/data and the fold models of `bench/bench_real.py train`.
 """
@@ -28,7 +28,12 @@ def main() -> None:
     parser.add_argument("--place", default="joplin")
     parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--runs", default=str(ROOT / "bench" / "out" / "real"))
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=5,
+                        help="epochs asked for (the worker raises them to its minimum number of steps)")
+    parser.add_argument("--candidate", default="shipped-ft",
+                        help="bench_real.py candidate whose fold model (never saw the place) starts the loop")
+    parser.add_argument("--threshold", type=float, default=None, help="score at this threshold (default: the card's)")
+    parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area in m2")
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     home = args.keep or Path(tempfile.mkdtemp(prefix="bench-loop-real-"))
@@ -42,12 +47,13 @@ def main() -> None:
         sys.exit(f"place '{args.place}' has {len(place.scenes)} scene; the loop needs at least 2")
     half = len(place.scenes) // 2
     reviewed, held = place.scenes[:half], place.scenes[half:]
-    base = fold_model(Path(args.runs), "shipped-ft", place.name)
-    before = place_scores([score_scene(base, s, _work(home, "before"), 1) for s in held])
+    base = fold_model(Path(args.runs), args.candidate, place.name)
+    tuned = {"threshold": args.threshold, "min_area_m2": args.min_area}
+    before = place_scores([score_scene(base, s, _work(home, "before"), 1, **tuned) for s in held])
     started = time.monotonic()
     version_path, job = fine_tune(reviewed, base, args.epochs)
-    after = place_scores([score_scene(Path(version_path), s, _work(home, "after"), 1) for s in held])
-    print(json.dumps({"place": place.name, "reviewed_scenes": [Path(s.scene).name for s in reviewed],
+    after = place_scores([score_scene(Path(version_path), s, _work(home, "after"), 1, **tuned) for s in held])
+    print(json.dumps({"place": place.name, "candidate": args.candidate, **tuned, "reviewed_scenes": [Path(s.scene).name for s in reviewed],
                       "scored_scenes": [Path(s.scene).name for s in held], "buildings_scored": before["buildings"],
                       "before": _brief(before), "after": _brief(after), "f1_change": round(after["f1"] - before["f1"], 3),
                       "fine_tune_minutes": round((time.monotonic() - started) / 60, 1), "job": job}, indent=1))

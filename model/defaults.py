@@ -34,3 +34,15 @@ PATIENCE = 6  # epochs without a better validation loss before training stops
 # features the base learned from far more imagery.
 MIN_TRAIN_TILES = 2
 FREEZE_ENCODER_BELOW_TILES = 20
+# A fine-tune on a few reviewed tiles runs at least this many optimizer steps (the worker raises the epochs to
+# reach it, up to MAX_FINE_TUNE_EPOCHS): 5 epochs of 6 tiles were about 70 steps, too few to move the decoder
+# (the loop on Joplin ended where it started).
+MIN_FINE_TUNE_STEPS = 240
+MAX_FINE_TUNE_EPOCHS = 60
+
+
+def min_fine_tune_steps() -> int:
+    """``MIN_FINE_TUNE_STEPS``, or the ``FOOTPRINTS_MIN_FINE_TUNE_STEPS`` setting (0 runs the requested epochs)."""
+    import os
+
+    return max(0, int(os.environ.get("FOOTPRINTS_MIN_FINE_TUNE_STEPS", MIN_FINE_TUNE_STEPS)))

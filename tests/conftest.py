@@ -11,6 +11,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # App tests must not spawn real background workers; the local-worker tests unset this themselves.
 os.environ.setdefault("FOOTPRINTS_NO_LOCAL_WORKER", "1")
+# the worker's fine-tunes run the epochs a test asks for (not the minimum number of steps real retrains get)
+os.environ.setdefault("FOOTPRINTS_MIN_FINE_TUNE_STEPS", "0")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ATLANTA_DIR = REPO_ROOT / "samples" / "spacenet-atlanta-sample"

@@ -1,6 +1,7 @@
 """Which tiles a retrain learns from, and the deterministic train/validation split by tile."""
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy import update
 
 from db.schema import Footprint, Tile
@@ -38,3 +39,22 @@ def test_split_is_deterministic_disjoint_and_never_empty():
     assert split_tiles([]) == ([], [])
     two_train, two_val = split_tiles([1, 2])
     assert len(two_train) == 1 and len(two_val) == 1
+
+
+def test_a_fine_tune_on_few_tiles_gets_enough_steps(monkeypatch):
+    """6 reviewed 614 px tiles make 14 batches of 4 per epoch: 5 requested epochs become 18 (240 steps); many tiles
+    keep the requested epochs, and the raise stops at the cap."""
+    from model import defaults
+    from model.data import TrainingExample
+    from worker.retrain import fine_tune_epochs
+
+    def tiles(n: int, size: int) -> list:
+        return [TrainingExample(np.zeros((size, size, 3), np.float32), np.zeros((size, size), np.int32),
+                                np.ones((size, size), bool)) for _ in range(n)]
+
+    monkeypatch.setenv("FOOTPRINTS_MIN_FINE_TUNE_STEPS", str(defaults.MIN_FINE_TUNE_STEPS))
+    assert fine_tune_epochs(5, tiles(6, 614), batch_size=4, patch=256) == 18
+    assert fine_tune_epochs(5, tiles(400, 512), batch_size=4, patch=256) == 5
+    assert fine_tune_epochs(5, tiles(1, 64), batch_size=4, patch=256) == defaults.MAX_FINE_TUNE_EPOCHS
+    monkeypatch.setenv("FOOTPRINTS_MIN_FINE_TUNE_STEPS", "0")
+    assert fine_tune_epochs(5, tiles(6, 614), batch_size=4, patch=256) == 5

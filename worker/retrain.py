@@ -14,6 +14,7 @@ status are written in one transaction."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,12 @@ def train(ctx: JobContext, base: ModelVersion, train_set: list, val_set: list) -
     done = finished_epochs(out_dir)
     ctx.log(f"training on {device['device']} ({device['backend']}, {device['dtype_policy']}); "
             + (f"resuming after epoch {done}" if done else f"fine-tuning {base.name}"))
-    reporter = TrainingReporter(ctx, int(params["epochs"]), done)
+    epochs = fine_tune_epochs(int(params["epochs"]), train_set, int(params["batch_size"]),
+                              int(params.get("patch", 256)))
+    if epochs != int(params["epochs"]):
+        ctx.log(f"{epochs} epochs instead of {params['epochs']}: a fine-tune runs at least "
+                f"{defaults.min_fine_tune_steps()} optimizer steps")
+    reporter = TrainingReporter(ctx, epochs, done)
     base_path = base.path
     if device["dtype_policy"] == "mixed_float16":
         base_path = mixed_precision_copy(base.path, base.bands, base.preset, base.head, dict(base.card or {}),
@@ -165,7 +171,7 @@ def train(ctx: JobContext, base: ModelVersion, train_set: list, val_set: list) -
         ctx.log(f"encoder frozen: {len(train_set)} training tiles (fewer than "
                 f"{defaults.FREEZE_ENCODER_BELOW_TILES}); only the decoder and head learn")
     card = fit(train_set, val_set, out_dir=out_dir, base_model_path=base_path, preset=params["preset"],
-               head=params["head"], epochs=int(params["epochs"]), batch_size=int(params["batch_size"]),
+               head=params["head"], epochs=epochs, batch_size=int(params["batch_size"]),
                learning_rate=float(params["learning_rate"]), resume=True, on_batch=reporter.on_batch,
                on_epoch=reporter.on_epoch, should_stop=ctx.should_stop, patch=int(params.get("patch", 256)),
                base_card=dict(base.card or {}),
@@ -174,6 +180,15 @@ def train(ctx: JobContext, base: ModelVersion, train_set: list, val_set: list) -
     if frozen and card.get("model_path") and not card.get("stopped"):
         unfreeze(card["model_path"])
     return {**card, "device": device, "resumed_after_epoch": done, "encoder_frozen": frozen}
+
+
+def fine_tune_epochs(requested: int, train_set: list, batch_size: int, patch: int) -> int:
+    """The requested epochs, raised so that the fine-tune runs at least ``MIN_FINE_TUNE_STEPS`` optimizer steps
+    (at most ``MAX_FINE_TUNE_EPOCHS``): a handful of reviewed tiles makes only a few batches per epoch."""
+    patches = sum(math.ceil(ex.valid.shape[0] / patch) * math.ceil(ex.valid.shape[1] / patch) for ex in train_set)
+    steps_per_epoch = max(1, math.ceil(patches / max(1, batch_size)))
+    needed = math.ceil(defaults.min_fine_tune_steps() / steps_per_epoch)
+    return max(requested, min(needed, defaults.MAX_FINE_TUNE_EPOCHS))
 
 
 def version_name(session, ctx: JobContext) -> str:
@@ -258,7 +273,7 @@ def run_retrain(ctx: JobContext) -> int | None:
         return None
     if not card.get("model_path"):
         raise RuntimeError(f"training ended without a model file in {job_dir(ctx.job_id)}")
-    ctx.progress({"phase": "evaluating", "epoch": card["epochs_done"], "epochs": ctx.params["epochs"]},
+    ctx.progress({"phase": "evaluating", "epoch": card["epochs_done"], "epochs": card["epochs"]},
                  force=True)
     metrics = validation_metrics(ctx, base, card, train_set, val_set)
     version_id = register(ctx, base, card, metrics)
