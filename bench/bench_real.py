@@ -117,6 +117,9 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=None, help="score trained candidates at this threshold")
     parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area (m2)")
     parser.add_argument("--suffix", default="", help="append to the trained candidates' names in the table")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=THRESHOLD:MIN_AREA",
+                        help="score candidate NAME at its own tuned threshold and minimum area (repeat); overrides "
+                             "--threshold/--min-area for it")
     parser.add_argument("--no-shipped", action="store_true", help="leave the synthetic-only baseline out of the scoring")
     args = parser.parse_args()
     if not Path(args.root).is_dir():
@@ -245,7 +248,7 @@ def score(args) -> None:
                 continue
             work = out / "score" / name / place.name
             work.mkdir(parents=True, exist_ok=True)
-            tuned = {} if name == "synthetic-only" else {"threshold": args.threshold, "min_area_m2": args.min_area}
+            tuned = {} if name == "synthetic-only" else candidate_setting(args, name)
             rows = [score_scene(model_path, scene, work, args.tta, **tuned) for scene in place.scenes]
             table[label][place.name] = place_scores(rows)
             if place.name == "atlanta":  # the SpaceNet pan sample on its own as well
@@ -256,6 +259,16 @@ def score(args) -> None:
     table = {**(json.loads(path.read_text()) if path.exists() else {}), **table}
     path.write_text(json.dumps(table, indent=1))
     print_table(table)
+
+
+def candidate_setting(args, name: str) -> dict:
+    """The threshold and minimum area a trained candidate is scored at: its ``--setting``, else the common ones."""
+    for item in args.setting:
+        key, _, value = item.partition("=")
+        if key == name:
+            threshold, _, area = value.partition(":")
+            return {"threshold": float(threshold), "min_area_m2": float(area) if area else args.min_area}
+    return {"threshold": args.threshold, "min_area_m2": args.min_area}
 
 
 def write_card(args) -> None:
