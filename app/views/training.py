@@ -23,7 +23,9 @@ from services.status import training_overview
 def retrain_form(project_id: int) -> None:
     """Parameters and the Retrain button; the job is queued for the worker."""
     cols = st.columns(3)
-    epochs = cols[0].number_input("Epochs", 1, 200, DEFAULT_EPOCHS, key="train_epochs")
+    epochs = cols[0].number_input("Epochs", 1, 200, DEFAULT_EPOCHS, key="train_epochs",
+                                  help="At least; with few reviewed tiles the worker runs more epochs, so that the "
+                                       "fine-tune makes enough optimizer steps to learn (its log says how many).")
     batch = cols[1].number_input("Batch size", 1, 64, DEFAULT_BATCH_SIZE, key="train_batch")
     rate = cols[2].number_input("Learning rate", 1e-6, 1e-1, DEFAULT_LEARNING_RATE, format="%.6f",
                                 key="train_lr")
