@@ -128,8 +128,8 @@ def main() -> None:
 
 
 MIN_AREA_M2 = 5.0  # SpaceNet's 20 px at the model's 0.5 m; the same for every candidate
-THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
-MIN_AREAS_M2 = (5.0, 10.0, 20.0, 40.0)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+MIN_AREAS_M2 = (5.0, 10.0, 20.0, 40.0, 60.0, 80.0)
 
 
 def tune(args) -> None:
