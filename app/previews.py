@@ -44,7 +44,8 @@ def threshold_preview(view: TileView, threshold: float) -> list[list[list[float]
         raise UserError("this tile has no heatmap yet; predict the project first")
     outputs = heatmap_outputs(view.heatmap_path)  # every band: the border head's interior seeds the separation
     found = vectorize(outputs, as_affine(view.transform), threshold, tolerance_m=DEFAULT_TOLERANCE_M,
-                      min_area_m2=model_card_value(view, "min_area_m2", DEFAULT_MIN_AREA_M2))
+                      min_area_m2=model_card_value(view, "min_area_m2", DEFAULT_MIN_AREA_M2),
+                      seed_level=model_card_value(view, "seed_level", None))
     rings = []
     for detection in found:
         for part in polygon_parts(detection.polygon):
@@ -57,11 +58,12 @@ def model_threshold(view: TileView) -> float:
     return model_card_value(view, "threshold", 0.5)
 
 
-def model_card_value(view: TileView, key: str, default: float) -> float:
+def model_card_value(view: TileView, key: str, default: float | None) -> float | None:
     """A number from the model card of the tile's model (``default`` when the tile has no model or the card none)."""
     from db.queries import tile_model_version
     from db.session import transaction
 
     with transaction() as session:
         version = tile_model_version(session, view.tile_id)
-        return float((version.card or {}).get(key, default)) if version else default
+        value = (version.card or {}).get(key, default) if version else default
+        return float(value) if value is not None else None

@@ -117,9 +117,9 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=None, help="score trained candidates at this threshold")
     parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area (m2)")
     parser.add_argument("--suffix", default="", help="append to the trained candidates' names in the table")
-    parser.add_argument("--setting", action="append", default=[], metavar="NAME=THRESHOLD:MIN_AREA",
-                        help="score candidate NAME at its own tuned threshold and minimum area (repeat); overrides "
-                             "--threshold/--min-area for it")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=THRESHOLD:MIN_AREA[:SEED_LEVEL]",
+                        help="score candidate NAME at its own tuned threshold, minimum area and seed level (repeat); "
+                             "overrides --threshold/--min-area for it")
     parser.add_argument("--no-shipped", action="store_true", help="leave the synthetic-only baseline out of the scoring")
     args = parser.parse_args()
     if not Path(args.root).is_dir():
@@ -128,12 +128,13 @@ def main() -> None:
 
 
 MIN_AREA_M2 = 5.0  # SpaceNet's 20 px at the model's 0.5 m; the same for every candidate
-THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-MIN_AREAS_M2 = (5.0, 10.0, 20.0, 40.0, 60.0, 80.0)
+THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+MIN_AREAS_M2 = (5.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0)
+SEED_LEVELS = (0.4, 0.5, 0.6)  # border head: interior level that seeds separate buildings (0.6 before)
 
 
 def tune(args) -> None:
-    """Choose the threshold and minimum building area on each fold's own validation tiles (training places only,
+    """Choose the threshold, minimum building area and seed level on each fold's own validation tiles (training places only,
     never the places it holds out), SpaceNet counts summed over the folds; prints the grid and the best."""
     import numpy as np
     from rasterio.transform import Affine
@@ -146,7 +147,7 @@ def tune(args) -> None:
     out, cache = Path(args.out), Path(args.out) / "cache"
     examples = load_examples(Path(args.root), cache, args.gsd)
     synthetic = synthetic_examples(cache, args.synthetic, 7, args.gsd) if args.synthetic else []
-    grid = {(t, a): np.zeros(3, int) for t in THRESHOLDS for a in MIN_AREAS_M2}
+    grid = {(t, a, s): np.zeros(3, int) for t in THRESHOLDS for a in MIN_AREAS_M2 for s in SEED_LEVELS}
     pixel = Affine(args.gsd, 0, 0, 0, -args.gsd, 0)
     for held in FOLDS:
         pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
@@ -157,21 +158,26 @@ def tune(args) -> None:
             truths = [d.polygon for d in labels_to_polygons(ex.instances, ex.valid.astype(np.float32), pixel, 0.0,
                                                              MIN_AREA_M2, args.gsd)]
             for t in THRESHOLDS:
-                labels = segment(outputs, t)
-                for a in MIN_AREAS_M2:
-                    dets = labels_to_polygons(labels, outputs["prob"], pixel, DEFAULT_TOLERANCE_M, a, args.gsd)
-                    c = spacenet_counts([(d.polygon, d.score) for d in dets], truths)
-                    grid[(t, a)] += (c.tp, c.fp, c.fn)
+                for s in SEED_LEVELS:
+                    labels = segment(outputs, t, s)
+                    for a in MIN_AREAS_M2:
+                        dets = labels_to_polygons(labels, outputs["prob"], pixel, DEFAULT_TOLERANCE_M, a, args.gsd)
+                        c = spacenet_counts([(d.polygon, d.score) for d in dets], truths)
+                        grid[(t, a, s)] += (c.tp, c.fp, c.fn)
     f1 = {k: 2 * v[0] / max(1, 2 * v[0] + v[1] + v[2]) for k, v in grid.items()}
-    for (t, a), value in sorted(f1.items()):
-        print(json.dumps({"threshold": t, "min_area_m2": a, "f1": round(value, 4), "tp_fp_fn": grid[(t, a)].tolist()}))
+    for (t, a, s), value in sorted(f1.items()):
+        print(json.dumps({"threshold": t, "min_area_m2": a, "seed_level": s, "f1": round(value, 4),
+                          "tp_fp_fn": grid[(t, a, s)].tolist()}))
     best = max(f1, key=f1.get)
-    print(json.dumps({"best": {"threshold": best[0], "min_area_m2": best[1], "f1": round(f1[best], 4)}}))
+    print(json.dumps({"best": {"threshold": best[0], "min_area_m2": best[1], "seed_level": best[2],
+                               "f1": round(f1[best], 4)}}))
 
 
 def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float | None = None,
-                min_area_m2: float | None = None) -> dict:
+                min_area_m2: float | None = None, seed_level: float | None = None) -> dict:
     """SpaceNet counts, fused-rate terms, pixel counts and seconds for one whole labelled scene."""
+    import copy
+
     import numpy as np
     import rasterio
 
@@ -182,7 +188,9 @@ def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float |
     from model.predict import Predictor
     from model.scene_predict import predict_scene
 
-    predictor = Predictor.load(model_path)
+    predictor = copy.copy(Predictor.load(model_path))  # the loaded model is shared: set the seed level on a copy
+    if seed_level is not None:
+        predictor.seed_level = seed_level
     info = inspect_scene(scene.scene)
     pred, heat = out / (Path(scene.scene).stem + ".pred.geojson"), out / (Path(scene.scene).stem + ".heat.tif")
     if threshold is None:  # the card's, else the synthetic-only card's 0.75 (chosen on synthetic tuning scenes)
@@ -266,8 +274,9 @@ def candidate_setting(args, name: str) -> dict:
     for item in args.setting:
         key, _, value = item.partition("=")
         if key == name:
-            threshold, _, area = value.partition(":")
-            return {"threshold": float(threshold), "min_area_m2": float(area) if area else args.min_area}
+            threshold, area, seed = (value.split(":") + ["", ""])[:3]
+            return {"threshold": float(threshold), "min_area_m2": float(area) if area else args.min_area,
+                    "seed_level": float(seed) if seed else None}
     return {"threshold": args.threshold, "min_area_m2": args.min_area}
 
 

@@ -76,6 +76,8 @@ class Predictor:
         gsd = self.card.get("gsd_m")
         self.gsd_m = float(gsd) if gsd else None  # the ground sample distance the model works at (None: native)
         self.min_area_m2 = float(self.card.get("min_area_m2", DEFAULT_MIN_AREA_M2))  # smaller polygons are dropped
+        seed = self.card.get("seed_level")
+        self.seed_level = float(seed) if seed is not None else None  # separation seeds (None: the head's default)
         self.precision = "float32"  # the compute dtype of the network's layers (model/precision.py)
 
     @classmethod

@@ -67,6 +67,7 @@ class SceneJob:
     tta: int
     heatmap: bool
     batch: int = DEFAULT_BATCH
+    seed_level: float | None = None  # the card's separation seed level (model.vectorize.segment)
 
 
 @dataclass
@@ -119,7 +120,8 @@ def finish_block(job: SceneJob, block: Block, outputs: dict[str, np.ndarray]) ->
     result = BlockResult(block.index, core)
     if job.heatmap:
         result.heat = _heat_core(outputs, EXTRA_BAND.get(job.head), block)
-    dets = _keep_in_core(vectorize(outputs, transform, job.threshold, job.tolerance_m, job.min_area_m2, pixel_size),
+    dets = _keep_in_core(vectorize(outputs, transform, job.threshold, job.tolerance_m, job.min_area_m2, pixel_size,
+                                   job.seed_level),
                          core, info.transform)
     flags = fused_flags([d.polygon for d in dets], outputs, transform, pixel_size)
     for det, flag in zip(dets, flags):
@@ -293,7 +295,8 @@ def scene_job(info: SceneInfo, predictor: Predictor, threshold: float, tolerance
 
     return SceneJob(info, predictor.head, predictor.gsd_m, float(threshold), float(tolerance_m),
                     float(predictor.min_area_m2 if min_area_m2 is None else min_area_m2),
-                    predictor.tta if tta is None else check_views(tta), heatmap, int(batch))
+                    predictor.tta if tta is None else check_views(tta), heatmap, int(batch),
+                    getattr(predictor, "seed_level", None))
 
 
 def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str | Path,

@@ -44,12 +44,14 @@ def pixel_size_of(transform: Sequence[float] | Affine) -> float:
     return float((abs(t.a) + abs(t.e)) / 2.0)
 
 
-def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(markers int32, energy to flood from high to low) for the outputs the head has."""
+def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray,
+           seed_level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(markers int32, energy to flood from high to low) for the outputs the head has; ``seed_level`` overrides
+    the head's ``SEED_LEVEL`` (a model card's "seed_level")."""
     for key in ("interior", "distance"):
         if key in outputs:
             energy = ndimage.gaussian_filter(outputs[key].astype(np.float32), 0.7)
-            seeds = (energy >= SEED_LEVEL[key]) & mask
+            seeds = (energy >= (SEED_LEVEL[key] if seed_level is None else seed_level)) & mask
             markers, _ = ndimage.label(seeds)
             sizes = np.bincount(markers.ravel())
             markers[sizes[markers] < MIN_SEED_PX] = 0
@@ -60,12 +62,13 @@ def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray) -> tuple[np.ndarray
     return markers.astype(np.int32), energy
 
 
-def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD,
+            seed_level: float | None = None) -> np.ndarray:
     """int32 label image: one id per separated building (0 background)."""
     mask = outputs["prob"] >= threshold
     if not mask.any():
         return np.zeros(mask.shape, np.int32)
-    markers, energy = _seeds(outputs, mask)
+    markers, energy = _seeds(outputs, mask, seed_level)
     labels = watershed(-energy, markers, mask=mask) if markers.any() else np.zeros(mask.shape, np.int32)
     orphans, n_orphans = ndimage.label(mask & (labels == 0))  # blobs that got no seed become buildings as well
     labels = np.where(orphans > 0, orphans + labels.max(), labels)
@@ -116,9 +119,10 @@ def labels_to_polygons(labels: np.ndarray, prob: np.ndarray, transform: Sequence
 
 def vectorize(outputs: dict[str, np.ndarray], transform: Sequence[float] | Affine,
               threshold: float = DEFAULT_THRESHOLD, tolerance_m: float = DEFAULT_TOLERANCE_M,
-              min_area_m2: float = DEFAULT_MIN_AREA_M2, pixel_size_m: float | None = None) -> list[Detection]:
+              min_area_m2: float = DEFAULT_MIN_AREA_M2, pixel_size_m: float | None = None,
+              seed_level: float | None = None) -> list[Detection]:
     """Building polygons (scene CRS) from one tile's output maps and the tile's affine transform."""
-    labels = segment(outputs, threshold)
+    labels = segment(outputs, threshold, seed_level)
     return labels_to_polygons(labels, outputs["prob"], transform, tolerance_m, min_area_m2, pixel_size_m)
 
 

@@ -85,3 +85,17 @@ def test_fused_flag_and_uncertainty():
     assert fused_flags([fused], {"prob": outputs["prob"], "interior": outputs["prob"]}, T, 0.5) == [False]
     assert heatmap_uncertainty(np.full((8, 8), 0.5, np.float32)) == pytest.approx(1.0)
     assert heatmap_uncertainty(binary_mask(inst), inst) < 0.01
+
+
+def test_seed_level_decides_whether_two_nearly_split_roofs_come_apart():
+    """Two roofs joined by a bridge, their interiors at 0.55: seeds at 0.5 (a card's "seed_level") split them,
+    the border head's default 0.6 keeps one building."""
+    from model.vectorize import segment
+
+    prob = np.zeros((40, 80), np.float32)
+    prob[10:30, 5:35] = prob[10:30, 45:75] = prob[18:22, 35:45] = 0.95
+    interior = np.zeros_like(prob)
+    interior[13:27, 8:32] = interior[13:27, 48:72] = 0.55
+    outputs = {"prob": prob, "interior": interior}
+    assert len(np.unique(segment(outputs, 0.5))) - 1 == 1
+    assert len(np.unique(segment(outputs, 0.5, seed_level=0.5))) - 1 == 2
