@@ -1,5 +1,6 @@
-"""The review loop on real imagery: half of a place's scenes reviewed (their labels accepted), a fine-tune through
-the background trainer, the candidate promoted, the other half scored before and after (SpaceNet F1, whole scenes).
+"""The review loop on real imagery: half of a place's scenes reviewed (a reviewer confirms each tile: its labels,
+or that it has no building), a fine-tune through the background trainer, the candidate promoted, the other half
+scored before and after (SpaceNet F1, whole scenes).
 
 The starting model is the leave-places-out fold model that never saw the place (``--candidate``'s fold of
 bench_real.py), registered as the active version, so the "before" figure is honest about the place being new.
@@ -69,12 +70,22 @@ def _brief(scores: dict) -> dict:
     return {k: round(scores[k], 3) for k in ("f1", "precision", "recall", "tp", "fp", "fn")}
 
 
+def project_tile_ids(session, project_id: int) -> list[int]:
+    from sqlalchemy import select
+
+    from db.schema import Scene, Tile
+
+    return list(session.scalars(select(Tile.id).join(Scene, Scene.id == Tile.scene_id)
+                                .where(Scene.project_id == project_id).order_by(Tile.id)))
+
+
 def fine_tune(reviewed, base: Path, epochs: int) -> tuple[str, dict]:
     """Ingest the reviewed scenes with their labels, make ``base`` the active version, queue a retrain, run the
     worker once, promote the candidate; returns its model path and the job's summary."""
     import json as _json
 
     from db.model_versions import register_model_version
+    from db.review import accept_all_remaining
     from db.schema import ModelVersion
     from db.session import transaction
     from services.ingest import ingest
@@ -83,6 +94,9 @@ def fine_tune(reviewed, base: Path, epochs: int) -> tuple[str, dict]:
 
     summary = ingest([s.scene for s in reviewed], [s.labels for s in reviewed], project="loop")
     card = _json.loads(base.with_name("model.card.json").read_text())
+    with transaction() as session:  # a reviewer confirms every tile: its labels, or that it has no building
+        for tile_id in project_tile_ids(session, summary["project_id"]):
+            accept_all_remaining(session, "loop-reviewer", tile_id)
     with transaction() as session:
         register_model_version(session, base, card, name="fold-base", activate=True)
         job_id = queue_retrain(session, summary["project_id"], epochs=epochs).id
