@@ -229,12 +229,15 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         patience: int = DEFAULT_PATIENCE, patch: int = DEFAULT_PATCH, width: int | None = None,
         depth: int | None = None, data_info: dict[str, Any] | None = None, verbose: int = 0,
         seed: int = 0, base_card: dict[str, Any] | None = None, init: str | None = None,
-        gsd_m: float | None = None, precision: str = "float32") -> dict[str, Any]:
+        gsd_m: float | None = None, precision: str = "float32",
+        class_weights: Sequence[float] | None = None) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
     ``precision`` bfloat16 trains in mixed precision (bfloat16 compute, float32 weights; about 1.4x faster on a CPU
-    with AMX); ``model.keras`` is saved in float32 either way."""
+    with AMX); ``model.keras`` is saved in float32 either way. ``class_weights`` fixes the border head's loss weights
+    (a fine-tune passes its base's, so the base's threshold keeps its meaning); by default they are the training
+    set's median-frequency weights."""
     import keras
 
     from model.precision import rebuild_in_precision, resolve_training_precision
@@ -250,7 +253,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     if state is not None:
         run.state = state
     bands = int(examples_train[0].image.shape[-1])
-    weights = np.asarray(run.state.get("class_weights") or border_weights(examples_train), np.float32)
+    weights = np.asarray(run.state.get("class_weights") or class_weights or border_weights(examples_train),
+                         np.float32)
     run.state["class_weights"] = weights.tolist()
     train_x, train_y = to_patches(examples_train, head, patch, weights)
     run.val_x, run.val_y = to_patches(examples_val or examples_train[:1], head, patch, weights)

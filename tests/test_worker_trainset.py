@@ -58,3 +58,17 @@ def test_a_fine_tune_on_few_tiles_gets_enough_steps(monkeypatch):
     assert fine_tune_epochs(5, tiles(1, 64), batch_size=4, patch=256) == defaults.MAX_FINE_TUNE_EPOCHS
     monkeypatch.setenv("FOOTPRINTS_MIN_FINE_TUNE_STEPS", "0")
     assert fine_tune_epochs(5, tiles(6, 614), batch_size=4, patch=256) == 5
+
+
+def test_a_fine_tune_keeps_its_base_loss_weights(tmp_path):
+    """fit() given class weights trains with them (not the reviewed tiles' own median-frequency weights)."""
+    from model.train import fit
+    from test_train import square_examples
+
+    base_weights = [0.11, 1.0, 1.68]
+    card = fit(square_examples(4), square_examples(1), out_dir=tmp_path / "run", preset="tiny", head="border",
+               epochs=1, batch_size=4, patch=64, width=4, class_weights=base_weights)
+    assert np.allclose(card["class_weights"], base_weights)
+    own = fit(square_examples(4), square_examples(1), out_dir=tmp_path / "own", preset="tiny", head="border",
+              epochs=1, batch_size=4, patch=64, width=4)
+    assert not np.allclose(own["class_weights"], base_weights)
