@@ -201,6 +201,22 @@ def folder_examples(folder: Path, tile_size: int = 512, bands: int = 3, workers:
         return [ex for chunk in chunks for ex in chunk]
 
 
+def balance_places(examples: Sequence[TrainingExample], max_repeat: int = 4) -> list[TrainingExample]:
+    """Training tiles with small places repeated: a place's tiles (the ref's prefix before "/"; tiles without one
+    form one group) appear ``round(sqrt(largest / its count))`` times, at most ``max_repeat``, so a few large places do
+    not drown the others while big places still count more. Augmentation makes the repeats differ. Call it after
+    the train/validation split, on the training list only."""
+    groups: dict[str, list[TrainingExample]] = {}
+    for ex in examples:
+        groups.setdefault(ex.ref.split("/", 1)[0] if "/" in ex.ref else "", []).append(ex)
+    largest = max((len(g) for g in groups.values()), default=0)
+    balanced = []
+    for group in groups.values():
+        repeat = min(max_repeat, max(1, int(round(np.sqrt(largest / len(group))))))
+        balanced.extend(group * repeat)
+    return balanced
+
+
 def split_by_tile(examples: Sequence[TrainingExample], validation_fraction: float = 0.15,
                   seed: int = 0) -> tuple[list[TrainingExample], list[TrainingExample]]:
     """Shuffle whole tiles (never pixels of one tile into both sets) into train and validation lists."""

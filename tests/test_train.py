@@ -154,3 +154,18 @@ def test_zoom_augmentation_keeps_targets_aligned_and_pads_without_weight():
     assert small_target[..., 0].sum() == 64 and small_target[:8, :, 1].sum() == 0  # 8x8 roof; border unweighted
     big_image, big_target = _zoom(image, target, 2.0)
     assert big_target[..., 0].sum() == 32 * 32 and big_target[..., 1].min() == 1.0
+
+
+def test_balance_places_repeats_small_places_up_to_the_cap():
+    from collections import Counter
+
+    from model.data import balance_places
+
+    def tile(ref: str) -> TrainingExample:
+        return TrainingExample(np.zeros((4, 4, 3), np.float32), np.zeros((4, 4), np.int32), np.ones((4, 4), bool), ref)
+
+    tiles = ([tile(f"big/a.tif:{i},0") for i in range(36)] + [tile(f"mid/b.tif:{i},0") for i in range(9)]
+             + [tile("one/c.tif:0,0"), tile("synthetic.tif:0,0")])
+    counts = Counter(ex.ref.split("/")[0] if "/" in ex.ref else "" for ex in balance_places(tiles))
+    assert counts == {"big": 36, "mid": 18, "one": 4, "": 4}  # sqrt(36/9) = 2; sqrt(36/1) = 6, capped at 4
+    assert Counter(ex.ref for ex in balance_places(tiles, max_repeat=1)) == Counter(ex.ref for ex in tiles)

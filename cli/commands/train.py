@@ -26,6 +26,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"),
                         help="folder the manifest's paths start from (default ../shared/data)")
     parser.add_argument("--exclude", action="append", default=[], help="leave this place of --places out (repeat)")
+    parser.add_argument("--balance-places", action="store_true",
+                        help="repeat the training tiles of small places (up to 4x) so large places do not drown them")
     parser.add_argument("--gsd", type=float, default=None,
                         help="ground sample distance in metres the model works at (windows are resampled to it)")
     parser.add_argument("--init", default=None,
@@ -112,11 +114,13 @@ def _place_examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     _check(args)
-    from model.data import split_by_tile
+    from model.data import balance_places, split_by_tile
     from model.train import fit
 
     examples, info = _examples(args)
     train, val = split_by_tile(examples, args.val_fraction, args.seed)
+    if args.balance_places:
+        train = balance_places(train)
     card = fit(train, val, out_dir=args.out, base_model_path=args.base_model, preset=args.preset, head=args.head,
                epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
