@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import shapely
 from rasterio import features
 from rasterio.transform import Affine
 from scipy import ndimage
 from shapely import STRtree
 from shapely.geometry import Polygon
 from skimage.feature import peak_local_max
+from skimage.measure import label as label_components
 
 from geo.raster import as_affine
 from model.vectorize import pixel_size_of
@@ -69,10 +71,15 @@ def count_peaks(poly: Polygon, outputs: dict[str, np.ndarray], transform: Affine
     return max(1, len(peaks))
 
 
+def _split_key(outputs: dict[str, np.ndarray]) -> str | None:
+    """The learned separation map the head has ("interior" or "distance"), None for a binary head."""
+    return next((k for k in ("interior", "distance") if k in outputs), None)
+
+
 def count_split_seeds(poly: Polygon, outputs: dict[str, np.ndarray], transform: Affine) -> int:
     """How many buildings the model nearly saw in the polygon: separate blobs of its smoothed interior / distance
     map at SPLIT_LEVEL (at least SPLIT_MIN_PX pixels each); for a binary head, its distance-transform peaks."""
-    key = next((k for k in ("interior", "distance") if k in outputs), None)
+    key = _split_key(outputs)
     if key is None:
         return count_peaks(poly, outputs, transform)
     crop = _inside_crop(poly, transform, outputs["prob"].shape)
@@ -88,36 +95,105 @@ def count_split_seeds(poly: Polygon, outputs: dict[str, np.ndarray], transform: 
     return max(1, int((sizes >= SPLIT_MIN_PX).sum()))
 
 
+def region_split_counts(outputs: dict[str, np.ndarray], label_image: np.ndarray) -> np.ndarray | None:
+    """count_split_seeds for every region of a label image at once (index = region id, 0 background; raw blob
+    counts, not floored at 1): blobs of the whole tile's smoothed separation map at SPLIT_LEVEL, cut by the
+    regions (4-connected, never crossing from one region into another). None for a binary head."""
+    key = _split_key(outputs)
+    if key is None:
+        return None
+    label_image = np.asarray(label_image)
+    smooth = ndimage.gaussian_filter(outputs[key].astype(np.float32), 0.7)
+    split = np.where(smooth >= SPLIT_LEVEL[key], label_image, 0)
+    blobs = label_components(split, background=0, connectivity=1).ravel()
+    sizes = np.bincount(blobs)
+    region_of_blob = np.zeros(len(sizes), np.int64)
+    region_of_blob[blobs] = split.ravel()  # every pixel of a blob carries the same region id
+    kept = region_of_blob[1:][sizes[1:] >= SPLIT_MIN_PX]
+    return np.bincount(kept, minlength=int(label_image.max(initial=0)) + 1)
+
+
 def solidity(poly: Polygon) -> float:
     hull = poly.convex_hull.area
     return float(poly.area / hull) if hull > 0 else 1.0
 
 
+def _solidities(geoms: np.ndarray) -> np.ndarray:
+    """solidity of each polygon, in one vectorized pass."""
+    areas, hulls = shapely.area(geoms), shapely.area(shapely.convex_hull(geoms))
+    return np.divide(areas, hulls, out=np.ones_like(areas), where=hulls > 0)
+
+
+def _neighbour_pairs(geoms: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) index pairs, i != j, where polygon j's bounding box meets polygon i's bounding box grown by
+    ``radius`` on every side (the neighbourhood the STRtree query of ``poly.buffer(radius)`` gave)."""
+    bounds = shapely.bounds(geoms)
+    grown = shapely.box(bounds[:, 0] - radius, bounds[:, 1] - radius, bounds[:, 2] + radius, bounds[:, 3] + radius)
+    src, dst = STRtree(geoms).query(grown)
+    keep = src != dst
+    return src[keep], dst[keep]
+
+
+def _grouped_medians(groups: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(count, median) of ``values`` per group id in 0..n-1, the median as np.median takes it (NaN when empty)."""
+    counts = np.bincount(groups, minlength=n)
+    medians = np.full(n, np.nan)
+    filled = np.flatnonzero(counts)
+    if len(filled):
+        ordered = values[np.lexsort((values, groups))]
+        starts, sizes = (np.cumsum(counts) - counts)[filled], counts[filled]
+        medians[filled] = (ordered[starts + (sizes - 1) // 2] + ordered[starts + sizes // 2]) / 2.0
+    return counts, medians
+
+
 def _area_ratios(polygons: Sequence[Polygon], radius: float) -> list[float]:
     """Each polygon's area over the median area of its neighbours (1.0 with fewer than MIN_NEIGHBOURS)."""
-    tree = STRtree(list(polygons)) if polygons else None
-    ratios = []
-    for i, poly in enumerate(polygons):
-        near = [j for j in tree.query(poly.buffer(radius)) if j != i] if tree is not None else []
-        if len(near) < MIN_NEIGHBOURS:
-            ratios.append(1.0)
-            continue
-        median = float(np.median([polygons[j].area for j in near]))
-        ratios.append(poly.area / median if median > 0 else 1.0)
-    return ratios
+    if not len(polygons):
+        return []
+    geoms = np.array(polygons, dtype=object)
+    areas = shapely.area(geoms)
+    src, dst = _neighbour_pairs(geoms, radius)
+    counts, medians = _grouped_medians(src, areas[dst], len(geoms))
+    usable = (counts >= MIN_NEIGHBOURS) & (medians > 0)
+    return np.divide(areas, medians, out=np.ones_like(areas), where=usable).tolist()
+
+
+def _split_counts(polygons: Sequence[Polygon], outputs: dict[str, np.ndarray], transform: Affine,
+                  todo: np.ndarray, label_image: np.ndarray | None,
+                  label_ids: Sequence[int] | None) -> np.ndarray:
+    """count_split_seeds of the polygons where ``todo`` is set (1 elsewhere): from the label image in one pass
+    when it is given and the head has a separation map, polygon by polygon otherwise."""
+    if (label_image is None) != (label_ids is None):
+        raise ValueError("label_image and label_ids go together")
+    if label_ids is not None and len(label_ids) != len(polygons):
+        raise ValueError(f"{len(label_ids)} label ids for {len(polygons)} polygons")
+    per_region = region_split_counts(outputs, label_image) if label_image is not None else None
+    if per_region is not None:
+        ids = np.asarray(label_ids, np.int64)
+        known = (ids > 0) & (ids < len(per_region))
+        return np.maximum(1, np.where(known, per_region[np.where(known, ids, 0)], 1))
+    counts = np.ones(len(polygons), np.int64)
+    for i in np.flatnonzero(todo):
+        counts[i] = count_split_seeds(polygons[i], outputs, transform)
+    return counts
 
 
 def fused_flags(polygons: Sequence[Polygon], outputs: dict[str, np.ndarray], transform,
-                pixel_size_m: float | None = None) -> list[bool]:
-    """Likely-fused flag per polygon (scene CRS polygons, the tile's output maps and transform)."""
+                pixel_size_m: float | None = None, label_image: np.ndarray | None = None,
+                label_ids: Sequence[int] | None = None) -> list[bool]:
+    """Likely-fused flag per polygon (scene CRS polygons, the tile's output maps and transform).
+
+    With ``label_image`` (model.vectorize.segment's, on the outputs' grid) and each polygon's region id in
+    ``label_ids`` (Detection.label), the nearly-split blobs are counted over the regions for all polygons at once
+    instead of rasterizing each polygon (the same up to the region / simplified outline difference at edges)."""
     transform = as_affine(transform)
+    if not len(polygons):
+        return []
     metres_per_unit = (pixel_size_m or pixel_size_of(transform)) / pixel_size_of(transform)
-    ratios = _area_ratios(polygons, NEIGHBOUR_RADIUS_M / metres_per_unit)
-    flags = []
-    for poly, ratio in zip(polygons, ratios):
-        flags.append(bool(ratio > AREA_RATIO or solidity(poly) < SOLIDITY_ALONE
-                          or count_split_seeds(poly, outputs, transform) >= 2))
-    return flags
+    ratios = np.asarray(_area_ratios(polygons, NEIGHBOUR_RADIUS_M / metres_per_unit))
+    outline = (ratios > AREA_RATIO) | (_solidities(np.array(polygons, dtype=object)) < SOLIDITY_ALONE)
+    splits = _split_counts(polygons, outputs, transform, ~outline, label_image, label_ids)
+    return (outline | (splits >= 2)).tolist()
 
 
 def binary_entropy(prob: np.ndarray) -> np.ndarray:

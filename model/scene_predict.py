@@ -34,7 +34,7 @@ from rasterio.windows import Window
 from geo.raster import SceneInfo, as_affine
 from model.fused import fused_flags
 from model.predict import DEFAULT_BATCH, Predictor, resample_maps
-from model.vectorize import DEFAULT_TOLERANCE_M, Detection, vectorize
+from model.vectorize import DEFAULT_TOLERANCE_M, Detection, labels_to_polygons, segment
 
 DEFAULT_CHUNK = 2048
 DEFAULT_MARGIN = 128
@@ -120,10 +120,12 @@ def finish_block(job: SceneJob, block: Block, outputs: dict[str, np.ndarray]) ->
     result = BlockResult(block.index, core)
     if job.heatmap:
         result.heat = _heat_core(outputs, EXTRA_BAND.get(job.head), block)
-    dets = _keep_in_core(vectorize(outputs, transform, job.threshold, job.tolerance_m, job.min_area_m2, pixel_size,
-                                   job.seed_level),
+    labels = segment(outputs, job.threshold, job.seed_level)
+    dets = _keep_in_core(labels_to_polygons(labels, outputs["prob"], transform, job.tolerance_m, job.min_area_m2,
+                                            pixel_size),
                          core, info.transform)
-    flags = fused_flags([d.polygon for d in dets], outputs, transform, pixel_size)
+    flags = fused_flags([d.polygon for d in dets], outputs, transform, pixel_size,
+                        label_image=labels, label_ids=[d.label for d in dets])
     for det, flag in zip(dets, flags):
         result.features.append((geometry_to_json(rfc7946(to_lonlat(det.polygon, info.crs))),
                                 {"score": round(det.score, 4), "fused": flag}))

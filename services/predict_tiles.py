@@ -90,7 +90,8 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
     labels = segment(outputs, threshold, predictor.seed_level)
     dets = labels_to_polygons(labels, outputs["prob"], transform, DEFAULT_TOLERANCE_M, predictor.min_area_m2,
                               pixel_size_m=scene.pixel_size_m)  # the Review page's threshold preview uses them too
-    flags = fused_flags([d.polygon for d in dets], outputs, transform, scene.pixel_size_m)
+    flags = fused_flags([d.polygon for d in dets], outputs, transform, scene.pixel_size_m,
+                        label_image=labels, label_ids=[d.label for d in dets])
     records = [{**lonlat_record(d.polygon, scene.crs), "tile_id": tile.id, "source": FootprintSource.MODEL.value,
                 "status": FootprintStatus.PENDING.value,
                 "score": round(d.score, 4), "model_version_id": version.id, "fused_flag": flag}
