@@ -311,8 +311,9 @@ def print_table(table: dict) -> None:
     import numpy as np
 
     places = sorted({p for rows in table.values() for p in rows if p != "atlanta-pan-sample"})
-    print("| candidate | " + " | ".join(places) + " | mean F1 | Atlanta pan | P | R | fused | px IoU | MP/s |")
-    print("|---" * (len(places) + 8) + "|")
+    print("| candidate | " + " | ".join(places) + " | mean F1 | pooled F1 (TP/FP/FN) | Atlanta pan | P | R | fused | "
+          "px IoU | MP/s |")
+    print("|---" * (len(places) + 9) + "|")
     for name, rows in table.items():
         if not rows:
             continue
@@ -320,7 +321,9 @@ def print_table(table: dict) -> None:
         mean = lambda k: np.nanmean([rows[p][k] for p in places if p in rows])  # noqa: E731
         pan = rows.get("atlanta-pan-sample", {}).get("f1", float("nan"))
         speed = np.median([rows[p]["mp_per_s"] for p in places if p in rows])
-        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in f1) + f" | **{np.nanmean(f1):.3f}** | {pan:.2f} | "
+        tp, fp, fn = (sum(rows[p][k] for p in places if p in rows) for k in ("tp", "fp", "fn"))
+        pooled = f"{2 * tp / max(1, 2 * tp + fp + fn):.3f} ({tp}/{fp}/{fn})"
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in f1) + f" | **{np.nanmean(f1):.3f}** | {pooled} | {pan:.2f} | "
               f"{mean('precision'):.2f} | {mean('recall'):.2f} | {mean('fused_rate'):.2f} | {mean('pixel_iou'):.2f} | "
               f"{speed:.2f} |")
     counts = {p: next(rows[p]["buildings"] for rows in table.values() if p in rows) for p in places}

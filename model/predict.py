@@ -157,10 +157,21 @@ def resample_maps(maps: dict[str, np.ndarray], shape: tuple[int, int]) -> dict[s
     return {key: one(value) for key, value in maps.items()}
 
 
+LEGACY_INSTALLED_CARD = "card.json"  # what the worker named an installed version's card before it used card_path
+
+
 def card_path(model_path: str | Path) -> Path:
-    """The model card next to a model: ``x.keras`` -> ``x.card.json``."""
+    """The model card next to a model: ``x.keras`` -> ``x.card.json`` (where every card is written)."""
     model_path = Path(model_path)
     return model_path.with_name(model_path.stem + ".card.json")
+
+
+def existing_card_path(model_path: str | Path) -> Path | None:
+    """The card file a model has: ``card_path``, else a version folder's older ``card.json``; None when neither."""
+    for candidate in (card_path(model_path), Path(model_path).with_name(LEGACY_INSTALLED_CARD)):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 @lru_cache(maxsize=4)
@@ -176,8 +187,8 @@ def _load_cached(path: str, mtime: float) -> Predictor:
     except Exception as exc:
         raise UserError(f"model '{path}' cannot be loaded ({type(exc).__name__}); give a .keras file from "
                         "`footprints train`") from exc
-    card_file = card_path(path)
-    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    card_file = existing_card_path(path)
+    card = json.loads(card_file.read_text()) if card_file is not None else {}
     return Predictor(network, model_head(network), int(network.input_shape[-1]), path, card)
 
 

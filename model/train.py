@@ -284,7 +284,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     return card
 
 
-INHERITED_KEYS = ("threshold", "tta", "gsd_m")
+INHERITED_KEYS = ("threshold", "tta", "gsd_m", "min_area_m2", "seed_level")
 
 
 def inherited_settings(base_model_path: str | Path | None, base_card: dict[str, Any] | None) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from db.schema import ModelVersion
 METRIC_KEYS = ("pixel_iou", "f1", "precision", "recall", "fused_rate")
 COMPARED = ("base", "active")  # scored beside the new version on the same validation tiles (worker/retrain.py)
 REAL_EVAL_KEYS = ("f1", "precision", "recall", "buildings")
-INSTALLED_CARD = "card.json"  # worker/install.py writes a version's card here, next to its model.keras
 
 
 def _flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -95,17 +94,16 @@ def worse_than_active(metrics: dict[str, Any] | None, active_now: str | None = N
 def version_card(version: ModelVersion) -> dict[str, Any]:
     """The version's model card: the file next to its model (``<name>.card.json``, or ``card.json`` in a folder
     the worker installed), which may carry scores added after registration; else the card stored with the row."""
-    from model.predict import card_path
+    from model.predict import existing_card_path
 
-    path = Path(version.path)
-    for candidate in (card_path(path), path.with_name(INSTALLED_CARD)):
-        if candidate.is_file():
-            try:
-                data = json.loads(candidate.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict):
-                return data
+    candidate = existing_card_path(version.path)
+    if candidate is not None:
+        try:
+            data = json.loads(candidate.read_text())
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            return data
     return dict(version.card or {})
 
 

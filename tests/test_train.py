@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -112,10 +113,12 @@ def test_fine_tuned_model_keeps_the_base_inference_settings(tmp_path):
     base = fit(train, train[:1], out_dir=tmp_path / "base", preset="tiny", head="border", epochs=1, batch_size=2,
                patch=64, width=2)
     base_card_file = tmp_path / "base" / "model.card.json"
-    base_card_file.write_text(json.dumps({**base, "threshold": 0.8, "tta": 4}))
+    base_card_file.write_text(json.dumps({**base, "threshold": 0.8, "tta": 4, "gsd_m": 0.5, "min_area_m2": 40.0,
+                                          "seed_level": 0.5}))
     tuned = fit(train, train[:1], out_dir=tmp_path / "tuned", base_model_path=base["model_path"], preset="tiny",
                 head="border", epochs=1, batch_size=2, patch=64, width=2)
-    assert tuned["threshold"] == 0.8 and tuned["tta"] == 4
+    assert (tuned["threshold"], tuned["tta"], tuned["gsd_m"], tuned["min_area_m2"], tuned["seed_level"]) == \
+        (0.8, 4, 0.5, 40.0, 0.5)
     assert Predictor.load(tuned["model_path"]).tta == 4  # the card on disk carries them too
     # the worker passes the base version's card (its GPU copy of the base has no card file)
     assert inherited_settings(base["model_path"], {"tta": 2, "preset": "tiny"}) == {"tta": 2}
@@ -169,3 +172,20 @@ def test_balance_places_repeats_small_places_up_to_the_cap():
     counts = Counter(ex.ref.split("/")[0] if "/" in ex.ref else "" for ex in balance_places(tiles))
     assert counts == {"big": 36, "mid": 18, "one": 4, "": 4}  # sqrt(36/9) = 2; sqrt(36/1) = 6, capped at 4
     assert Counter(ex.ref for ex in balance_places(tiles, max_repeat=1)) == Counter(ex.ref for ex in tiles)
+
+
+def test_a_version_the_worker_installs_predicts_with_its_card(tmp_path, data_home):
+    """The installed card sits where Predictor.load looks: without it a fine-tuned version worked at the scene's
+    own resolution and the default threshold (the Massachusetts loop fell from F1 0.53 to 0.11 that way)."""
+    from model.predict import LEGACY_INSTALLED_CARD, Predictor
+    from model.train import fit
+    from worker.install import install_model
+
+    card = fit(square_examples(2), square_examples(1), out_dir=tmp_path / "run", preset="tiny", head="border",
+               epochs=1, batch_size=2, patch=64, width=2, gsd_m=0.5)
+    installed = install_model(Path(card["model_path"]), {**card, "threshold": 0.85, "seed_level": 0.4}, "v-job1")
+    predictor = Predictor.load(installed)
+    assert (predictor.gsd_m, predictor.card["threshold"], predictor.seed_level) == (0.5, 0.85, 0.4)
+    legacy = install_model(Path(card["model_path"]), {**card, "threshold": 0.7}, "v-job2")  # as installed before
+    legacy.with_name("model.card.json").rename(legacy.with_name(LEGACY_INSTALLED_CARD))
+    assert Predictor.load(legacy).card["threshold"] == 0.7

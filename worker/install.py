@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from db.settings import data_home, models_dir
+from model.predict import card_path
 
 MODEL_FILE = "model.keras"
-CARD_FILE = "card.json"
 
 
 def job_dir(job_id: int) -> Path:
@@ -36,12 +36,13 @@ def _atomic_json(data: dict[str, Any], dest: Path) -> None:
 
 def install_model(src_model: Path, card: dict[str, Any], version_name: str) -> Path:
     """Copy the trained model into models_dir()/<version_name>/model.keras (temp name, then os.replace)
-    with its card next to it; returns the final model path."""
+    with its card next to it as model.card.json, where ``Predictor.load`` reads it (gsd_m, threshold, seed level:
+    without it a version predicts at the scene's own resolution); returns the final model path."""
     folder = models_dir() / version_name
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / MODEL_FILE
     _atomic_copy(Path(src_model), dest)
-    _atomic_json(card, folder / CARD_FILE)
+    _atomic_json(card, card_path(dest))
     return dest
 
 
