@@ -180,6 +180,46 @@ class GeoJSONStream:
         self.handle.close()
 
 
+SEAM_IOU = 0.5  # a polygon overlapping one of a neighbouring block's this much is the same building
+
+
+class SeamGuard:
+    """Drops a block's polygons that a neighbouring block already wrote: two blocks see a building on their seam
+    with different context, and each may place the representative point of its own outline in its own core. Keeps
+    the polygons of the blocks written in the last two rows only (blocks arrive in row-major order), so memory stays
+    bounded by the block size."""
+
+    def __init__(self) -> None:
+        self.written: list[tuple[tuple[int, int, int, int], list]] = []  # (core, shapely polygons) per block
+        self.dropped = 0
+
+    def new_features(self, result: BlockResult) -> list[tuple[str, dict[str, Any]]]:
+        import shapely
+        from shapely import STRtree
+
+        from model.metrics import iou
+
+        top = result.core[1]
+        self.written = [(core, polys) for core, polys in self.written if core[1] + core[3] >= top]
+        near = [p for core, polys in self.written if _touch(core, result.core) for p in polys]
+        tree = STRtree(near) if near else None
+        kept, polygons = [], []
+        for geometry_json, properties in result.features:
+            polygon = shapely.from_geojson(geometry_json)
+            if tree is not None and any(iou(polygon, near[k]) >= SEAM_IOU for k in tree.query(polygon)):
+                self.dropped += 1
+                continue
+            kept.append((geometry_json, properties))
+            polygons.append(polygon)
+        self.written.append((result.core, polygons))
+        return kept
+
+
+def _touch(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether two (col, row, w, h) cores share an edge or a corner."""
+    return a[0] <= b[0] + b[2] and b[0] <= a[0] + a[2] and a[1] <= b[1] + b[3] and b[1] <= a[1] + a[3]
+
+
 class SceneWriter:
     """Takes block results in any order and writes them in block order: features into the GeoJSON stream, heatmap
     cores into a tiled, deflate-compressed GeoTIFF (one window each). Results that arrive early wait (bounded by
@@ -189,6 +229,7 @@ class SceneWriter:
         self.stream = GeoJSONStream(geojson, meta)
         self.heat = _heatmap_writer(heatmap, info, bands) if heatmap else None
         self.next_index, self.waiting, self.fused = 0, {}, 0
+        self.seams = SeamGuard()
 
     def add(self, result: BlockResult) -> int:
         """Queue one result and write whatever is now in order; returns how many blocks were written."""
@@ -205,9 +246,9 @@ class SceneWriter:
             window = Window(*result.core)
             for band, values in enumerate(result.heat, start=1):
                 self.heat.write(values, band, window=window)
-        for geometry_json, properties in result.features:
+        for geometry_json, properties in self.seams.new_features(result):
             self.stream.write(geometry_json, properties)
-        self.fused += result.fused
+            self.fused += int(bool(properties.get("fused")))
 
     def close(self) -> None:
         try:
@@ -343,7 +384,8 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
         if writer.next_index != len(blocks):
             raise RuntimeError(f"{len(blocks) - writer.next_index} of {len(blocks)} blocks never came back")
     seconds = time.monotonic() - started
-    return {"polygons": writer.stream.count, "fused": writer.fused, "chunks": len(blocks), "width": info.width,
+    return {"polygons": writer.stream.count, "fused": writer.fused, "seam_duplicates_dropped": writer.seams.dropped,
+            "chunks": len(blocks), "width": info.width,
             "height": info.height, "tta": job.tta, "precision": getattr(predictor, "precision", "float32"),
             "seconds": round(seconds, 2), "megapixels_per_s": round(total_px / 1e6 / max(seconds, 1e-9), 3),
             "out": str(out_geojson), "heatmap": str(heatmap_path) if heatmap_path else None}

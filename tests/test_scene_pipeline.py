@@ -131,3 +131,25 @@ def test_the_cards_seed_level_reaches_every_block(predictor, scene):
     assert scene_job(info, tuned, 0.5, 0.5, None, None, False).seed_level == 0.5
     assert scene_job(info, Predictor(predictor.model, predictor.head, predictor.bands), 0.5, 0.5, None, None,
                      False).seed_level is None
+
+
+def test_a_building_two_neighbouring_blocks_both_outline_is_written_once():
+    """The seam guard drops a polygon overlapping (IoU >= 0.5) one a touching block already wrote, keeps a
+    neighbour's different building and compares only touching blocks."""
+    from shapely.geometry import box, mapping
+
+    from model.scene_predict import BlockResult, SeamGuard
+
+    def result(index, core, *boxes):
+        return BlockResult(index, core, features=[(json.dumps(mapping(b)), {"score": 0.9, "fused": False})
+                                                  for b in boxes])
+
+    house, shifted, other = box(0, 0, 10, 10), box(1, 0, 11, 10), box(30, 30, 40, 40)
+    guard = SeamGuard()
+    assert len(guard.new_features(result(0, (0, 0, 256, 256), house))) == 1
+    assert len(guard.new_features(result(1, (256, 0, 256, 256), shifted, other))) == 1  # the house again: dropped
+    assert guard.dropped == 1
+    guard.new_features(result(2, (0, 256, 256, 256)))
+    guard.new_features(result(3, (0, 512, 256, 256)))  # row 0 is now two rows up
+    assert len(guard.new_features(result(4, (256, 512, 256, 256), house))) == 1  # no touching block has it
+    assert len(guard.written) == 3  # blocks 2, 3 and 4: row 0 is forgotten
