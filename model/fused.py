@@ -161,8 +161,8 @@ def _area_ratios(polygons: Sequence[Polygon], radius: float) -> list[float]:
 def _split_counts(polygons: Sequence[Polygon], outputs: dict[str, np.ndarray], transform: Affine,
                   todo: np.ndarray, label_image: np.ndarray | None,
                   label_ids: Sequence[int] | None) -> np.ndarray:
-    """count_split_seeds of the polygons where ``todo`` is set (1 elsewhere): from the label image in one pass
-    when it is given and the head has a separation map, polygon by polygon otherwise."""
+    """count_split_seeds per polygon: from the label image for all polygons in one pass when it is given and the
+    head has a separation map; otherwise polygon by polygon where ``todo`` is set, 1 elsewhere."""
     if (label_image is None) != (label_ids is None):
         raise ValueError("label_image and label_ids go together")
     if label_ids is not None and len(label_ids) != len(polygons):

@@ -78,7 +78,6 @@ class BlockResult:
     core: tuple[int, int, int, int]
     heat: list[np.ndarray] = field(default_factory=list)
     features: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    fused: int = 0
 
 
 def scene_blocks(width: int, height: int, chunk: int = DEFAULT_CHUNK, margin: int = DEFAULT_MARGIN) -> list[Block]:
@@ -129,7 +128,6 @@ def finish_block(job: SceneJob, block: Block, outputs: dict[str, np.ndarray]) ->
     for det, flag in zip(dets, flags):
         result.features.append((geometry_to_json(rfc7946(to_lonlat(det.polygon, info.crs))),
                                 {"score": round(det.score, 4), "fused": flag}))
-    result.fused = int(sum(flags))
     return result
 
 

@@ -92,8 +92,8 @@ def worse_than_active(metrics: dict[str, Any] | None, active_now: str | None = N
 
 
 def version_card(version: ModelVersion) -> dict[str, Any]:
-    """The version's model card: the file next to its model (``<name>.card.json``, or ``card.json`` in a folder
-    the worker installed), which may carry scores added after registration; else the card stored with the row."""
+    """The version's model card: the file next to its model (``model.predict.existing_card_path``), which may carry
+    scores added after registration; else the card stored with the row."""
     from model.predict import existing_card_path
 
     candidate = existing_card_path(version.path)
