@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from model.predict import Predictor, blend_weights, default_model_path, window_offsets
+from model.predict import Predictor, blend_weights, default_model_path, window_layout, window_offsets
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,12 @@ def test_window_geometry():
     offsets = window_offsets(300, 128, 32)
     assert offsets[0] == 0 and offsets[-1] == 300 - 128
     assert all(b - a <= 128 - 32 for a, b in zip(offsets, offsets[1:]))
+    for length in (300, 1089, 2048, 2304, 4000, 10_000):
+        size, starts = window_layout(length, 1088, 64)
+        assert starts[0] == 0 and starts[-1] + size == length and size <= 1088
+        assert all(size - (b - a) >= 64 for a, b in zip(starts, starts[1:]))  # neighbours overlap >= 64 px
+        assert len(starts) * size < length * 1.12  # evenly spread: little more than the length is computed
+    assert window_layout(2048, 1088, 64) == (1056, [0, 992])
     w = blend_weights(64, 64, 16)
     assert w.min() > 0 and w[32, 32] == 1.0 and w[0, 0] < 0.01
 
