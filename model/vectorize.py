@@ -75,11 +75,10 @@ def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD
     return labels.astype(np.int32)
 
 
-def _to_polygon(geojson_geom: dict, tolerance_px: float, transform: Affine) -> Polygon | None:
-    """A simplified (Douglas-Peucker in GEOS, topology kept), valid polygon (largest part when repair splits it)
-    in the scene CRS."""
-    rings = [np.asarray(r, np.float64) for r in geojson_geom["coordinates"]]
-    poly = Polygon(rings[0], [r for r in rings[1:] if len(r) >= 4])
+def _to_polygon(poly_px: Polygon, tolerance_px: float, transform: Affine) -> Polygon | None:
+    """A traced region (pixel coordinates) simplified (Douglas-Peucker in GEOS, topology kept), valid (largest
+    part when repair splits it), in the scene CRS."""
+    poly = poly_px
     if tolerance_px > 0:
         poly = shapely.simplify(poly, tolerance_px, preserve_topology=True)
     if not poly.is_valid:
@@ -90,12 +89,12 @@ def _to_polygon(geojson_geom: dict, tolerance_px: float, transform: Affine) -> P
                                                     transform.c, transform.f])
 
 
-def _region_means(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Mean of ``values`` per label id (0 for ids without pixels)."""
+def _region_means(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean of ``values``, pixel count) per label id (mean 0 for ids without pixels)."""
     flat = labels.ravel()
     sums = np.bincount(flat, weights=values.ravel().astype(np.float64), minlength=int(labels.max()) + 1)
     counts = np.bincount(flat, minlength=int(labels.max()) + 1)
-    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0), counts
 
 
 def labels_to_polygons(labels: np.ndarray, prob: np.ndarray, transform: Sequence[float] | Affine,
@@ -105,13 +104,15 @@ def labels_to_polygons(labels: np.ndarray, prob: np.ndarray, transform: Sequence
     transform = as_affine(transform)
     pixel_m = pixel_size_m or pixel_size_of(transform)
     tolerance_px = tolerance_m / pixel_m
-    scores = _region_means(prob, labels)
+    scores, counts = _region_means(prob, labels)
     detections = []
     for geom, value in features.shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.identity()):
+        if counts[int(value)] * pixel_m ** 2 < min_area_m2:  # its pieces together cover its pixels: all too small
+            continue
         poly_px = shape(geom)
         if poly_px.area * pixel_m ** 2 < min_area_m2:
             continue
-        poly = _to_polygon(geom, tolerance_px, transform)
+        poly = _to_polygon(poly_px, tolerance_px, transform)
         if poly is not None and poly.area > 0:
             detections.append(Detection(poly, float(scores[int(value)]), int(value)))
     return detections
