@@ -64,10 +64,6 @@ def window_layout(length: int, window: int, overlap: int) -> tuple[int, list[int
     return size, [i * (length - size) // (n - 1) for i in range(n)]
 
 
-def window_offsets(length: int, window: int, overlap: int) -> list[int]:
-    """Start offsets of the windows ``window_layout`` lays over ``length``."""
-    return window_layout(length, window, overlap)[1]
-
 
 def _pad_multiple(image: np.ndarray) -> tuple[np.ndarray, int, int]:
     h, w = image.shape[:2]

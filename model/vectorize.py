@@ -75,10 +75,9 @@ def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD
     return labels.astype(np.int32)
 
 
-def _to_polygon(poly_px: Polygon, tolerance_px: float, transform: Affine) -> Polygon | None:
+def _to_polygon(poly: Polygon, tolerance_px: float, transform: Affine) -> Polygon | None:
     """A traced region (pixel coordinates) simplified (Douglas-Peucker in GEOS, topology kept), valid (largest
     part when repair splits it), in the scene CRS."""
-    poly = poly_px
     if tolerance_px > 0:
         poly = shapely.simplify(poly, tolerance_px, preserve_topology=True)
     if not poly.is_valid:
@@ -89,7 +88,7 @@ def _to_polygon(poly_px: Polygon, tolerance_px: float, transform: Affine) -> Pol
                                                     transform.c, transform.f])
 
 
-def _region_means(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _region_stats(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean of ``values``, pixel count) per label id (mean 0 for ids without pixels)."""
     flat = labels.ravel()
     sums = np.bincount(flat, weights=values.ravel().astype(np.float64), minlength=int(labels.max()) + 1)
@@ -104,7 +103,7 @@ def labels_to_polygons(labels: np.ndarray, prob: np.ndarray, transform: Sequence
     transform = as_affine(transform)
     pixel_m = pixel_size_m or pixel_size_of(transform)
     tolerance_px = tolerance_m / pixel_m
-    scores, counts = _region_means(prob, labels)
+    scores, counts = _region_stats(prob, labels)
     detections = []
     for geom, value in features.shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.identity()):
         if counts[int(value)] * pixel_m ** 2 < min_area_m2:  # its pieces together cover its pixels: all too small

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from model.predict import Predictor, blend_weights, default_model_path, window_layout, window_offsets
+from model.predict import Predictor, blend_weights, default_model_path, window_layout
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +28,9 @@ def scene_image():
 
 
 def test_window_geometry():
-    assert window_offsets(100, 128, 16) == [0]
-    offsets = window_offsets(300, 128, 32)
-    assert offsets[0] == 0 and offsets[-1] == 300 - 128
+    assert window_layout(100, 128, 16) == (100, [0])
+    size, offsets = window_layout(300, 128, 32)
+    assert size == 128 and offsets[0] == 0 and offsets[-1] == 300 - 128
     assert all(b - a <= 128 - 32 for a, b in zip(offsets, offsets[1:]))
     for length in (300, 1089, 2048, 2304, 4000, 10_000):
         size, starts = window_layout(length, 1088, 64)
@@ -67,8 +67,8 @@ def test_sliding_window_has_no_seams(predictor, scene_image):
     assert np.abs(tiled - whole).mean() < 0.03
     # the jump across the columns where windows start or end is no larger than the jumps elsewhere
     jumps = np.abs(np.diff(tiled, axis=1)).mean(axis=0)
-    starts = window_offsets(256, 128, 48)
-    seams = sorted({c - 1 for o in starts for c in (o, o + 128) if 0 < c < 256})
+    size, starts = window_layout(256, 128, 48)
+    seams = sorted({c - 1 for o in starts for c in (o, o + size) if 0 < c < 256})
     assert max(jumps[s] for s in seams) <= 3 * np.median(jumps) + 0.02
 
 
