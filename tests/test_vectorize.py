@@ -8,7 +8,7 @@ from shapely.geometry import box
 
 from model.fused import fused_flags, heatmap_uncertainty
 from model.targets import INSIDE, binary_mask, border_classes, distance_target
-from model.vectorize import vectorize, watershed_split
+from model.vectorize import flood_components, vectorize, watershed_split
 
 T = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)  # 0.5 m pixels, UTM-like
 
@@ -99,3 +99,20 @@ def test_seed_level_decides_whether_two_nearly_split_roofs_come_apart():
     outputs = {"prob": prob, "interior": interior}
     assert len(np.unique(segment(outputs, 0.5))) - 1 == 1
     assert len(np.unique(segment(outputs, 0.5, seed_level=0.5))) - 1 == 2
+
+
+def test_flooding_each_part_of_the_mask_gives_the_whole_image_watershed_labels():
+    from scipy import ndimage
+    from skimage.segmentation import watershed
+
+    rng = np.random.default_rng(3)
+    energy = ndimage.gaussian_filter(rng.random((160, 200)).astype(np.float32), 4)
+    mask = energy > np.quantile(energy, 0.45)
+    markers, _ = ndimage.label((energy > np.quantile(energy, 0.8)) & mask)
+    markers[markers % 5 == 0] = 0  # gaps in the ids, as the seed-size filter leaves them
+    expected = watershed(-energy, markers, mask=mask)
+    parts, _ = ndimage.label(mask)
+    seeds = [len(np.unique(markers[(parts == p) & (markers > 0)])) for p in range(1, parts.max() + 1)]
+    assert max(seeds) >= 3 and min(seeds) == 0 and 1 in seeds  # parts with many, no and one seed
+    np.testing.assert_array_equal(flood_components(energy, markers, mask), expected)
+    np.testing.assert_array_equal(flood_components(energy, np.zeros_like(markers), mask), 0)
