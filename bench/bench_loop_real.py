@@ -5,7 +5,7 @@ scored before and after (SpaceNet F1, whole scenes).
 The starting model is the leave-places-out fold model that never saw the place (``--candidate``'s fold of
 bench_real.py), registered as the active version, so the "before" figure is honest about the place being new.
 
-    .venv/bin/python bench/bench_loop_real.py --place joplin --candidate shipped-ft-45 --threshold 0.9 --min-area 40
+    .venv/bin/python bench/bench_loop_real.py --place joplin --candidate balanced --threshold 0.85 --min-area 80 --seed-level 0.4
 
 Needs ../shared/data and the fold models of `bench/bench_real.py train`.
 """
@@ -35,6 +35,7 @@ def main() -> None:
                         help="bench_real.py candidate whose fold model (never saw the place) starts the loop")
     parser.add_argument("--threshold", type=float, default=None, help="score at this threshold (default: the card's)")
     parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area in m2")
+    parser.add_argument("--seed-level", type=float, default=None, help="... and this seed level (border head)")
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     home = args.keep or Path(tempfile.mkdtemp(prefix="bench-loop-real-"))
@@ -49,7 +50,7 @@ def main() -> None:
     half = len(place.scenes) // 2
     reviewed, held = place.scenes[:half], place.scenes[half:]
     base = fold_model(Path(args.runs), args.candidate, place.name)
-    tuned = {"threshold": args.threshold, "min_area_m2": args.min_area}
+    tuned = {"threshold": args.threshold, "min_area_m2": args.min_area, "seed_level": args.seed_level}
     before = place_scores([score_scene(base, s, _work(home, "before"), 1, **tuned) for s in held])
     started = time.monotonic()
     version_path, job = fine_tune(reviewed, base, args.epochs)
