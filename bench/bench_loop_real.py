@@ -5,7 +5,8 @@ scored before and after (SpaceNet F1, whole scenes).
 The starting model is the leave-places-out fold model that never saw the place (``--candidate``'s fold of
 bench_real.py), registered as the active version, so the "before" figure is honest about the place being new.
 
-    .venv/bin/python bench/bench_loop_real.py --place joplin --candidate balanced --threshold 0.85 --min-area 80 --seed-level 0.4
+    .venv/bin/python bench/bench_loop_real.py --place joplin --candidate balanced \
+        --threshold 0.85 --min-area 80 --seed-level 0.4
 
 Needs ../shared/data and the fold models of `bench/bench_real.py train`.
 """

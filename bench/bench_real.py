@@ -272,7 +272,8 @@ def score(args) -> None:
                 table[label]["atlanta-pan-sample"] = place_scores(rows[-1:])
             print(json.dumps({"candidate": label, "place": place.name, **{k: round(v, 3) for k, v in
                                                                           table[label][place.name].items()}}), flush=True)
-    path = out / "table.json"  # places scored in earlier runs stay (``--places`` scores a few); the ones scored now are replaced
+    # places scored in earlier runs stay (``--places`` scores a few); the ones scored now are replaced
+    path = out / "table.json"
     earlier = json.loads(path.read_text()) if path.exists() else {}
     table = {**earlier, **{name: {**earlier.get(name, {}), **rows} for name, rows in table.items()}}
     path.write_text(json.dumps(table, indent=1))

@@ -64,7 +64,6 @@ def window_layout(length: int, window: int, overlap: int) -> tuple[int, list[int
     return size, [i * (length - size) // (n - 1) for i in range(n)]
 
 
-
 def _pad_multiple(image: np.ndarray) -> tuple[np.ndarray, int, int]:
     h, w = image.shape[:2]
     ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE

@@ -82,12 +82,10 @@ def flood_components(energy: np.ndarray, markers: np.ndarray, mask: np.ndarray) 
     parts, n_parts = ndimage.label(mask)  # 4-connected, as the watershed floods
     seeded = markers > 0
     part_of_seed = np.zeros(int(markers.max()) + 1, np.int64)
-    part_of_seed[markers[seeded]] = parts[seeded]
-    part_of_seed[0] = 0
+    part_of_seed[markers[seeded]] = parts[seeded]  # ids the seed-size filter emptied stay at part 0
     seeds_per_part = np.bincount(part_of_seed, minlength=n_parts + 1)
-    seeds_per_part[0] = 0
+    seeds_per_part[0] = 0  # so id 0 and the emptied ids never count as a one-seed part
     one_seed = seeds_per_part[part_of_seed] == 1
-    one_seed[0] = False
     part_label = np.zeros(n_parts + 1, np.int32)
     part_label[part_of_seed[one_seed]] = np.flatnonzero(one_seed)
     labels = part_label[parts]
