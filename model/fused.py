@@ -27,7 +27,7 @@ from skimage.feature import peak_local_max
 from skimage.measure import label as label_components
 
 from geo.raster import as_affine
-from model.vectorize import pixel_size_of
+from model.vectorize import SEPARATION_SIGMA_PX, pixel_size_of, separation_key, smoothed_separation
 
 SOLIDITY_ALONE = 0.6
 AREA_RATIO = 2.0
@@ -71,15 +71,10 @@ def count_peaks(poly: Polygon, outputs: dict[str, np.ndarray], transform: Affine
     return max(1, len(peaks))
 
 
-def _split_key(outputs: dict[str, np.ndarray]) -> str | None:
-    """The learned separation map the head has ("interior" or "distance"), None for a binary head."""
-    return next((k for k in ("interior", "distance") if k in outputs), None)
-
-
 def count_split_seeds(poly: Polygon, outputs: dict[str, np.ndarray], transform: Affine) -> int:
     """How many buildings the model nearly saw in the polygon: separate blobs of its smoothed interior / distance
     map at SPLIT_LEVEL (at least SPLIT_MIN_PX pixels each); for a binary head, its distance-transform peaks."""
-    key = _split_key(outputs)
+    key = separation_key(outputs)
     if key is None:
         return count_peaks(poly, outputs, transform)
     crop = _inside_crop(poly, transform, outputs["prob"].shape)
@@ -88,22 +83,24 @@ def count_split_seeds(poly: Polygon, outputs: dict[str, np.ndarray], transform: 
     (r0, r1, c0, c1), inside = crop
     pad = 3  # smooth with some context around the window, as vectorization does over the whole tile
     rows, cols = slice(max(0, r0 - pad), r1 + pad), slice(max(0, c0 - pad), c1 + pad)
-    smooth = ndimage.gaussian_filter(outputs[key][rows, cols].astype(np.float32), 0.7)
+    smooth = ndimage.gaussian_filter(outputs[key][rows, cols].astype(np.float32), SEPARATION_SIGMA_PX)
     smooth = smooth[r0 - rows.start:r0 - rows.start + (r1 - r0), c0 - cols.start:c0 - cols.start + (c1 - c0)]
     blobs, n = ndimage.label((smooth >= SPLIT_LEVEL[key]) & inside)
     sizes = np.bincount(blobs.ravel())[1:]
     return max(1, int((sizes >= SPLIT_MIN_PX).sum()))
 
 
-def region_split_counts(outputs: dict[str, np.ndarray], label_image: np.ndarray) -> np.ndarray | None:
+def region_split_counts(outputs: dict[str, np.ndarray], label_image: np.ndarray,
+                        smooth: np.ndarray | None = None) -> np.ndarray | None:
     """count_split_seeds for every region of a label image at once (index = region id, 0 background; raw blob
     counts, not floored at 1): blobs of the whole tile's smoothed separation map at SPLIT_LEVEL, cut by the
-    regions (4-connected, never crossing from one region into another). None for a binary head."""
-    key = _split_key(outputs)
+    regions (4-connected, never crossing from one region into another). None for a binary head. ``smooth``:
+    ``model.vectorize.smoothed_separation(outputs)`` when the caller has it already."""
+    key = separation_key(outputs)
     if key is None:
         return None
     label_image = np.asarray(label_image)
-    smooth = ndimage.gaussian_filter(outputs[key].astype(np.float32), 0.7)
+    smooth = smoothed_separation(outputs) if smooth is None else smooth
     split = np.where(smooth >= SPLIT_LEVEL[key], label_image, 0)
     blobs = label_components(split, background=0, connectivity=1).ravel()
     sizes = np.bincount(blobs)
@@ -160,14 +157,14 @@ def _area_ratios(polygons: Sequence[Polygon], radius: float) -> list[float]:
 
 def _split_counts(polygons: Sequence[Polygon], outputs: dict[str, np.ndarray], transform: Affine,
                   todo: np.ndarray, label_image: np.ndarray | None,
-                  label_ids: Sequence[int] | None) -> np.ndarray:
+                  label_ids: Sequence[int] | None, smooth: np.ndarray | None = None) -> np.ndarray:
     """count_split_seeds per polygon: from the label image for all polygons in one pass when it is given and the
     head has a separation map; otherwise polygon by polygon where ``todo`` is set, 1 elsewhere."""
     if (label_image is None) != (label_ids is None):
         raise ValueError("label_image and label_ids go together")
     if label_ids is not None and len(label_ids) != len(polygons):
         raise ValueError(f"{len(label_ids)} label ids for {len(polygons)} polygons")
-    per_region = region_split_counts(outputs, label_image) if label_image is not None else None
+    per_region = region_split_counts(outputs, label_image, smooth) if label_image is not None else None
     if per_region is not None:
         ids = np.asarray(label_ids, np.int64)
         known = (ids > 0) & (ids < len(per_region))
@@ -180,19 +177,20 @@ def _split_counts(polygons: Sequence[Polygon], outputs: dict[str, np.ndarray], t
 
 def fused_flags(polygons: Sequence[Polygon], outputs: dict[str, np.ndarray], transform,
                 pixel_size_m: float | None = None, label_image: np.ndarray | None = None,
-                label_ids: Sequence[int] | None = None) -> list[bool]:
+                label_ids: Sequence[int] | None = None, smooth: np.ndarray | None = None) -> list[bool]:
     """Likely-fused flag per polygon (scene CRS polygons, the tile's output maps and transform).
 
     With ``label_image`` (model.vectorize.segment's, on the outputs' grid) and each polygon's region id in
     ``label_ids`` (Detection.label), the nearly-split blobs are counted over the regions for all polygons at once
-    instead of rasterizing each polygon (the same up to the region / simplified outline difference at edges)."""
+    instead of rasterizing each polygon (the same up to the region / simplified outline difference at edges).
+    ``smooth``: the separation map ``segment`` already smoothed (``model.vectorize.smoothed_separation``)."""
     transform = as_affine(transform)
     if not len(polygons):
         return []
     metres_per_unit = (pixel_size_m or pixel_size_of(transform)) / pixel_size_of(transform)
     ratios = np.asarray(_area_ratios(polygons, NEIGHBOUR_RADIUS_M / metres_per_unit))
     outline = (ratios > AREA_RATIO) | (_solidities(np.array(polygons, dtype=object)) < SOLIDITY_ALONE)
-    splits = _split_counts(polygons, outputs, transform, ~outline, label_image, label_ids)
+    splits = _split_counts(polygons, outputs, transform, ~outline, label_image, label_ids, smooth)
     return (outline | (splits >= 2)).tolist()
 
 

@@ -34,7 +34,7 @@ from rasterio.windows import Window
 from geo.raster import SceneInfo, as_affine
 from model.fused import fused_flags
 from model.predict import DEFAULT_BATCH, Predictor, resample_maps
-from model.vectorize import DEFAULT_TOLERANCE_M, Detection, labels_to_polygons, segment
+from model.vectorize import DEFAULT_TOLERANCE_M, Detection, labels_to_polygons, segment, smoothed_separation
 
 DEFAULT_CHUNK = 2048
 DEFAULT_MARGIN = 128
@@ -119,12 +119,13 @@ def finish_block(job: SceneJob, block: Block, outputs: dict[str, np.ndarray]) ->
     result = BlockResult(block.index, core)
     if job.heatmap:
         result.heat = _heat_core(outputs, EXTRA_BAND.get(job.head), block)
-    labels = segment(outputs, job.threshold, job.seed_level)
+    smooth = smoothed_separation(outputs)  # seeds and fused flags read the same smoothed map
+    labels = segment(outputs, job.threshold, job.seed_level, smooth)
     dets = _keep_in_core(labels_to_polygons(labels, outputs["prob"], transform, job.tolerance_m, job.min_area_m2,
                                             pixel_size),
                          core, info.transform)
     flags = fused_flags([d.polygon for d in dets], outputs, transform, pixel_size,
-                        label_image=labels, label_ids=[d.label for d in dets])
+                        label_image=labels, label_ids=[d.label for d in dets], smooth=smooth)
     for det, flag in zip(dets, flags):
         result.features.append((geometry_to_json(rfc7946(to_lonlat(det.polygon, info.crs))),
                                 {"score": round(det.score, 4), "fused": flag}))

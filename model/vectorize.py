@@ -28,6 +28,7 @@ DEFAULT_MIN_AREA_M2 = 5.0
 SEED_LEVEL = {"interior": 0.6, "distance": 0.3}  # interior level and seed size tuned on synthetic scenes (seed 500)
 MIN_SEED_PX = 30
 BINARY_PEAK_H = 3.0  # px: distance-transform peaks must stand this high above the saddle between them
+SEPARATION_SIGMA_PX = 0.7  # smoothing of the learned separation map before seeds (and model.fused) read it
 
 
 @dataclass
@@ -44,18 +45,33 @@ def pixel_size_of(transform: Sequence[float] | Affine) -> float:
     return float((abs(t.a) + abs(t.e)) / 2.0)
 
 
-def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray,
-           seed_level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def separation_key(outputs: dict[str, np.ndarray]) -> str | None:
+    """The learned separation map the head has ("interior" or "distance"), None for a binary head."""
+    return next((k for k in ("interior", "distance") if k in outputs), None)
+
+
+def smoothed_separation(outputs: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The separation map smoothed as seeds read it (float32), None for a binary head. Computed once per block,
+    it can be handed to ``segment`` and ``model.fused.fused_flags``, which both read it."""
+    key = separation_key(outputs)
+    if key is None:
+        return None
+    return ndimage.gaussian_filter(outputs[key].astype(np.float32), SEPARATION_SIGMA_PX)
+
+
+def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray, seed_level: float | None = None,
+           smooth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(markers int32, energy to flood from high to low) for the outputs the head has; ``seed_level`` overrides
-    the head's ``SEED_LEVEL`` (a model card's "seed_level")."""
-    for key in ("interior", "distance"):
-        if key in outputs:
-            energy = ndimage.gaussian_filter(outputs[key].astype(np.float32), 0.7)
-            seeds = (energy >= (SEED_LEVEL[key] if seed_level is None else seed_level)) & mask
-            markers, _ = ndimage.label(seeds)
-            sizes = np.bincount(markers.ravel())
-            markers[sizes[markers] < MIN_SEED_PX] = 0
-            return markers.astype(np.int32), energy
+    the head's ``SEED_LEVEL`` (a model card's "seed_level"), ``smooth`` is ``smoothed_separation(outputs)``
+    when the caller already has it."""
+    key = separation_key(outputs)
+    if key is not None:
+        energy = smoothed_separation(outputs) if smooth is None else smooth
+        seeds = (energy >= (SEED_LEVEL[key] if seed_level is None else seed_level)) & mask
+        markers, _ = ndimage.label(seeds)
+        sizes = np.bincount(markers.ravel())
+        markers[sizes[markers] < MIN_SEED_PX] = 0
+        return markers.astype(np.int32), energy
     energy = ndimage.distance_transform_edt(mask).astype(np.float32)
     peaks = h_maxima(ndimage.gaussian_filter(energy, 1.0), BINARY_PEAK_H) > 0  # plateaus and ridges: one seed
     markers, _ = ndimage.label(peaks & mask)
@@ -63,12 +79,13 @@ def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray,
 
 
 def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD,
-            seed_level: float | None = None) -> np.ndarray:
-    """int32 label image: one id per separated building (0 background)."""
+            seed_level: float | None = None, smooth: np.ndarray | None = None) -> np.ndarray:
+    """int32 label image: one id per separated building (0 background). ``smooth``: ``smoothed_separation``'s
+    map when the caller has it already (it is not recomputed)."""
     mask = outputs["prob"] >= threshold
     if not mask.any():
         return np.zeros(mask.shape, np.int32)
-    markers, energy = _seeds(outputs, mask, seed_level)
+    markers, energy = _seeds(outputs, mask, seed_level, smooth)
     labels = flood_components(energy, markers, mask)
     orphans, n_orphans = ndimage.label(mask & (labels == 0))  # blobs that got no seed become buildings as well
     labels = np.where(orphans > 0, orphans + labels.max(), labels)

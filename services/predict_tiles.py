@@ -80,18 +80,19 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
     from geo.vector import lonlat_record
     from model.fused import fused_flags, heatmap_uncertainty
     from model.predict import Predictor
-    from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment
+    from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment, smoothed_separation
 
     scene = tile.scene
     predictor = Predictor.load(version.path)
     outputs, valid = tile_outputs(scene, tile, predictor)
     threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))
     transform = tile_transform(scene, tile)
-    labels = segment(outputs, threshold, predictor.seed_level)
+    smooth = smoothed_separation(outputs)  # seeds and fused flags read the same smoothed map
+    labels = segment(outputs, threshold, predictor.seed_level, smooth)
     dets = labels_to_polygons(labels, outputs["prob"], transform, DEFAULT_TOLERANCE_M, predictor.min_area_m2,
                               pixel_size_m=scene.pixel_size_m)  # the Review page's threshold preview uses them too
     flags = fused_flags([d.polygon for d in dets], outputs, transform, scene.pixel_size_m,
-                        label_image=labels, label_ids=[d.label for d in dets])
+                        label_image=labels, label_ids=[d.label for d in dets], smooth=smooth)
     records = [{**lonlat_record(d.polygon, scene.crs), "tile_id": tile.id, "source": FootprintSource.MODEL.value,
                 "status": FootprintStatus.PENDING.value,
                 "score": round(d.score, 4), "model_version_id": version.id, "fused_flag": flag}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 import shapely
 from rasterio.transform import Affine
 from shapely import STRtree
 from shapely.geometry import Polygon
 
 from model.fused import MIN_NEIGHBOURS, _area_ratios, count_split_seeds, fused_flags, region_split_counts
-from model.vectorize import labels_to_polygons, segment
+from model.vectorize import labels_to_polygons, segment, smoothed_separation
 
 T = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)  # 0.5 m pixels, UTM-like
 
@@ -130,3 +131,23 @@ def test_area_ratios_with_few_neighbours_are_one():
     squares.append(shapely.box(60, 0, 80, 20))
     ratios = _area_ratios(squares, 50.0)
     assert ratios[-1] == pytest.approx(4.0) and ratios[3] == 1.0
+
+
+def test_a_shared_smoothed_map_gives_the_same_labels_and_flags_and_is_the_one_read():
+    """segment and fused_flags take the block's smoothed separation map once instead of smoothing it twice."""
+    outputs = touching_squares_outputs()
+    smooth = smoothed_separation(outputs)
+    labels = segment(outputs, 0.5)
+    assert np.array_equal(segment(outputs, 0.5, smooth=smooth), labels)
+    dets = labels_to_polygons(labels, outputs["prob"], T, 0.5, 1.0, 0.5)
+    ids = [d.label for d in dets]
+    polygons = [d.polygon for d in dets]
+    assert (fused_flags(polygons, outputs, T, 0.5, label_image=labels, label_ids=ids, smooth=smooth)
+            == fused_flags(polygons, outputs, T, 0.5, label_image=labels, label_ids=ids))
+    assert np.array_equal(region_split_counts(outputs, labels, smooth), region_split_counts(outputs, labels))
+    seedless = segment(outputs, 0.5, smooth=np.zeros_like(smooth))  # no seeds: each connected part is one region
+    assert seedless.max() == ndimage.label(outputs["prob"] >= 0.5)[1] < labels.max()
+    nearly_split = smooth.copy()
+    nearly_split[:, 74] = 0.0  # a cut through the fused pair's first blob in the map handed in
+    assert region_split_counts(outputs, labels, nearly_split).sum() > region_split_counts(outputs, labels).sum()
+    assert smoothed_separation({"prob": outputs["prob"]}) is None
