@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--runs", default=str(ROOT / "bench" / "out" / "real"))
     parser.add_argument("--epochs", type=int, default=5,
                         help="epochs asked for (the worker raises them to its minimum number of steps)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="the retrain job's learning rate (default: the Training page's)")
     parser.add_argument("--candidate", default="shipped-ft",
                         help="bench_real.py candidate whose fold model (never saw the place) starts the loop")
     parser.add_argument("--threshold", type=float, default=None, help="score at this threshold (default: the card's)")
@@ -54,9 +56,10 @@ def main() -> None:
     tuned = {"threshold": args.threshold, "min_area_m2": args.min_area, "seed_level": args.seed_level}
     before = place_scores([score_scene(base, s, _work(home, "before"), 1, **tuned) for s in held])
     started = time.monotonic()
-    version_path, job = fine_tune(reviewed, base, args.epochs)
+    version_path, job = fine_tune(reviewed, base, args.epochs, args.learning_rate)
     after = place_scores([score_scene(Path(version_path), s, _work(home, "after"), 1, **tuned) for s in held])
-    print(json.dumps({"place": place.name, "candidate": args.candidate, **tuned, "reviewed_scenes": [Path(s.scene).name for s in reviewed],
+    print(json.dumps({"place": place.name, "candidate": args.candidate, **tuned,
+                      "learning_rate": args.learning_rate, "keep": os.environ.get("FOOTPRINTS_FINE_TUNE_KEEP"), "reviewed_scenes": [Path(s.scene).name for s in reviewed],
                       "scored_scenes": [Path(s.scene).name for s in held], "buildings_scored": before["buildings"],
                       "before": _brief(before), "after": _brief(after), "f1_change": round(after["f1"] - before["f1"], 3),
                       "fine_tune_minutes": round((time.monotonic() - started) / 60, 1), "job": job}, indent=1))
@@ -81,7 +84,7 @@ def project_tile_ids(session, project_id: int) -> list[int]:
                                 .where(Scene.project_id == project_id).order_by(Tile.id)))
 
 
-def fine_tune(reviewed, base: Path, epochs: int) -> tuple[str, dict]:
+def fine_tune(reviewed, base: Path, epochs: int, learning_rate: float | None = None) -> tuple[str, dict]:
     """Ingest the reviewed scenes with their labels, make ``base`` the active version, queue a retrain, run the
     worker once, promote the candidate; returns its model path and the job's summary."""
     import json as _json
@@ -101,7 +104,8 @@ def fine_tune(reviewed, base: Path, epochs: int) -> tuple[str, dict]:
             accept_all_remaining(session, "loop-reviewer", tile_id)
     with transaction() as session:
         register_model_version(session, base, card, name="fold-base", activate=True)
-        job_id = queue_retrain(session, summary["project_id"], epochs=epochs).id
+        rate = {} if learning_rate is None else {"learning_rate": learning_rate}
+        job_id = queue_retrain(session, summary["project_id"], epochs=epochs, **rate).id
     result = run_worker(once=True, heartbeat_seconds=2.0)
     with transaction() as session:
         from db import jobs

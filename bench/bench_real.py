@@ -43,6 +43,10 @@ CANDIDATES = {
     # balanced's fold models trained on in a fresh cosine schedule from half its rate (run with --epochs 10; its
     # validation loss was still falling at epoch 24): 34 epochs in all
     "balanced-34": {"init": None, "base": "balanced", "lr": 2.5e-4, "precision": "bfloat16", "balance": True},
+    # balanced's recipe (run with --epochs 24) with a soft Dice term on the building probability added to the
+    # cross-entropy (model.losses.border_dice_loss)
+    "balanced-dice": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
+                      "loss": "border+dice"},
 }
 
 
@@ -89,7 +93,7 @@ def train(args) -> None:
                        base_model_path=_base_path(spec["base"], args, out, tag), gsd_m=args.gsd,
                        data_info={"places": sorted(set(examples) - set(held)), "held_out": held,
                                   "synthetic_scenes": args.synthetic, "manifest": str(MANIFEST.relative_to(ROOT))},
-                       seed=0, precision=spec.get("precision", "float32"))
+                       seed=0, precision=spec.get("precision", "float32"), loss=spec.get("loss"))
             print(json.dumps({"candidate": name, "fold": tag, "val_iou": card["metrics"].get("val_iou"),
                               "epochs": card["epochs_done"], "minutes": round((time.monotonic() - started) / 60, 1)}),
                   flush=True)

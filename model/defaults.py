@@ -39,6 +39,10 @@ FREEZE_ENCODER_BELOW_TILES = 20
 # (the loop on Joplin ended where it started).
 MIN_FINE_TUNE_STEPS = 240
 MAX_FINE_TUNE_EPOCHS = 60
+# Which epoch a fine-tune keeps: "best" (lowest loss on its 1-2 validation tiles, stopping after PATIENCE epochs
+# without a better one) or "last" (all of its epochs). The worker's check against the base on the same validation
+# tiles decides promotion either way.
+FINE_TUNE_KEEP = "best"
 
 
 def min_fine_tune_steps() -> int:
@@ -46,3 +50,10 @@ def min_fine_tune_steps() -> int:
     import os
 
     return max(0, int(os.environ.get("FOOTPRINTS_MIN_FINE_TUNE_STEPS", MIN_FINE_TUNE_STEPS)))
+
+
+def fine_tune_keep() -> str:
+    """``FINE_TUNE_KEEP``, or the ``FOOTPRINTS_FINE_TUNE_KEEP`` setting ("best" or "last")."""
+    import os
+
+    return os.environ.get("FOOTPRINTS_FINE_TUNE_KEEP", FINE_TUNE_KEEP)

@@ -45,4 +45,35 @@ def distance_loss(y_true, y_pred):
     return _weighted_mean(building + distance, weight)
 
 
+def _soft_dice_loss(target, prob, valid):
+    """1 - soft Dice of a probability map against a 0/1 target over the valid pixels of the whole batch."""
+    inter = ops.sum(target * prob * valid)
+    total = ops.sum((target + prob) * valid)
+    return 1.0 - (2.0 * inter + 1.0) / (total + 1.0)
+
+
+@keras.saving.register_keras_serializable(package="footprints")
+def border_dice_loss(y_true, y_pred):
+    """border_loss plus the soft Dice loss of the building probability (1 - P(outside)) against the footprints:
+    a term on the overlap itself, which SpaceNet's IoU >= 0.5 rule rewards, beside the per-pixel cross-entropy."""
+    y_true = ops.convert_to_tensor(y_true, dtype=y_pred.dtype)
+    building = ops.cast(y_true[..., 0] > 0.5, y_pred.dtype)
+    valid = ops.cast(y_true[..., 1] > 0.0, y_pred.dtype)
+    return border_loss(y_true, y_pred) + _soft_dice_loss(building, 1.0 - y_pred[..., 0], valid)
+
+
 LOSSES = {"binary": binary_loss, "border": border_loss, "distance": distance_loss}
+# losses a training run can ask for by name (model.train.fit's ``loss``), each for one head
+NAMED_LOSSES = {"border+dice": ("border", border_dice_loss)}
+
+
+def loss_for(head: str, name: str | None = None):
+    """The head's loss, or the named one (which must be for that head)."""
+    if name is None:
+        return LOSSES[head]
+    if name not in NAMED_LOSSES:
+        raise ValueError(f"unknown loss '{name}'; choose one of {', '.join(NAMED_LOSSES)} or leave it out")
+    loss_head, loss = NAMED_LOSSES[name]
+    if loss_head != head:
+        raise ValueError(f"the loss '{name}' is for the {loss_head} head, not {head}")
+    return loss

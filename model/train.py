@@ -59,13 +59,13 @@ def border_weights(examples: Sequence[TrainingExample]) -> np.ndarray:
                                     valid_masks=(e.valid for e in examples))
 
 
-def _compile(model, head: str, learning_rate: float, total_steps: int) -> None:
+def _compile(model, head: str, learning_rate: float, total_steps: int, loss: str | None = None) -> None:
     import keras
 
-    from model.losses import LOSSES
+    from model.losses import loss_for
 
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps), alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSSES[head])
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss_for(head, loss))
 
 
 def _initial_model(state, ckpt: Path, base_model_path, bands: int, preset: str, head: str, width, depth,
@@ -230,15 +230,21 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         depth: int | None = None, data_info: dict[str, Any] | None = None, verbose: int = 0,
         seed: int = 0, base_card: dict[str, Any] | None = None, init: str | None = None,
         gsd_m: float | None = None, precision: str = "float32",
-        class_weights: Sequence[float] | None = None) -> dict[str, Any]:
+        class_weights: Sequence[float] | None = None, keep: str = "best",
+        loss: str | None = None) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
     ``precision`` bfloat16 trains in mixed precision (bfloat16 compute, float32 weights; about 1.4x faster on a CPU
     with AMX); ``model.keras`` is saved in float32 either way. ``class_weights`` fixes the border head's loss weights
     (a fine-tune passes its base's, so the base's threshold keeps its meaning); by default they are the training
-    set's median-frequency weights."""
+    set's median-frequency weights. ``keep`` "best" saves the epoch with the lowest validation loss and stops
+    after ``patience`` epochs without a better one; "last" runs every epoch and saves the last (a fine-tune whose
+    validation rests on a tile or two, where the loss is a poor guide). ``loss`` names a loss of
+    ``model.losses.NAMED_LOSSES`` instead of the head's own."""
     import keras
+
+    from model.losses import loss_for
 
     from model.precision import rebuild_in_precision, resolve_training_precision
 
@@ -246,7 +252,11 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
 
     if not examples_train:
         raise ValueError("no training examples")
+    loss_for(head, loss)  # an unknown loss fails before any data is read
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}, got '{keep}'")
     keras.utils.set_random_seed(seed)
+    patience = patience if keep == "best" else epochs + 1
     run = _Run(Path(out_dir), head, patience, batch_size)
     started = time.monotonic()
     state = _read_state(run.state_path) if resume else None
@@ -264,7 +274,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                                     calibration)
     if not resumed:
         model = rebuild_in_precision(model, precision)
-        _compile(model, head, learning_rate, epochs * run.steps)
+        _compile(model, head, learning_rate, epochs * run.steps, loss)
     run.on_batch, run.on_epoch, run.should_stop = on_batch, on_epoch, should_stop
     keeper = _EpochKeeper(run)
     first = int(run.state["epochs_done"])
@@ -274,16 +284,17 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         model.fit(make_dataset(train_x, train_y, batch_size, True, seed), epochs=epochs, initial_epoch=first,
                   validation_data=make_dataset(run.val_x, run.val_y, batch_size, False), callbacks=[keeper.callback],
                   verbose=verbose)
-    card = _finish(run, model, keeper.cancelled, dict(preset=preset, head=head, bands=bands, epochs=epochs,
+    card = _finish(run, model, keeper.cancelled, keep, dict(preset=preset, head=head, bands=bands, epochs=epochs,
                    batch_size=batch_size, learning_rate=learning_rate, patch=patch, width=width, depth=depth,
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
-                   data=data_info or {}, init=init, train_precision=precision,
+                   data=data_info or {}, init=init, train_precision=precision, loss=loss,
                    **{**inherited_settings(base_model_path, base_card), **({"gsd_m": gsd_m} if gsd_m else {})}),
                    time.monotonic() - started)
     return card
 
 
+KEEP_CHOICES = ("best", "last")
 INHERITED_KEYS = ("threshold", "tta", "gsd_m", "min_area_m2", "seed_level")
 
 
@@ -297,21 +308,23 @@ def inherited_settings(base_model_path: str | Path | None, base_card: dict[str, 
     return {key: base_card[key] for key in INHERITED_KEYS if key in (base_card or {})}
 
 
-def _finish(run: _Run, model, cancelled: bool, info: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """Copy the best epoch's model to model.keras (atomically) and write the model card next to it."""
+def _finish(run: _Run, model, cancelled: bool, keep: str, info: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Copy the kept epoch's model (best or last) to model.keras (atomically) and write the model card next to
+    it."""
     from model.segnet import resolve_preset
 
     state = run.state
-    best = run.out_dir / "best.keras"
+    source = run.out_dir / "best.keras" if keep == "best" else run.ckpt
+    kept_epoch = state["best_epoch"] if keep == "best" else state["epochs_done"]
     final = run.out_dir / "model.keras"
-    if not cancelled and best.exists():
-        strip_optimizer(best, final)
+    if not cancelled and source.exists():
+        strip_optimizer(source, final)
     width, depth = resolve_preset(info["preset"], info.pop("width"), info.pop("depth"))
     history = state["history"]
-    best_row = next((r for r in history if r["epoch"] == state["best_epoch"]), {})
+    best_row = next((r for r in history if r["epoch"] == kept_epoch), {})
     epoch_seconds = [r.get("seconds", 0.0) for r in history]
     card = {**info, "width": width, "depth": depth, "epochs_done": state["epochs_done"],
-            "best_epoch": state["best_epoch"], "stopped": cancelled, "class_weights": state["class_weights"],
+            "best_epoch": state["best_epoch"], "kept": keep, "kept_epoch": kept_epoch, "stopped": cancelled, "class_weights": state["class_weights"],
             "metrics": {k: v for k, v in best_row.items() if k not in ("epoch", "seconds")},
             "timings": {"run_seconds": round(seconds, 1), "epoch_seconds": epoch_seconds,
                         "train_patches_per_second": _throughput(info["train_patches"], epoch_seconds)},

@@ -189,3 +189,23 @@ def test_a_version_the_worker_installs_predicts_with_its_card(tmp_path, data_hom
     legacy = install_model(Path(card["model_path"]), {**card, "threshold": 0.7}, "v-job2")  # as installed before
     legacy.with_name("model.card.json").rename(legacy.with_name(LEGACY_INSTALLED_CARD))
     assert Predictor.load(legacy).card["threshold"] == 0.7
+
+
+def test_keep_last_runs_every_epoch_and_saves_the_last_one(tmp_path):
+    """keep="last" ignores early stopping (patience 0 would stop "best" before its first epoch) and saves the last
+    epoch's weights as the model."""
+    import keras
+    import pytest
+
+    from model.train import fit
+
+    train = square_examples(4, seed=2)
+    common = dict(preset="tiny", head="binary", epochs=3, batch_size=2, patch=64, width=2, patience=0)
+    last = fit(train, train[:1], out_dir=tmp_path / "last", keep="last", **common)
+    assert last["epochs_done"] == 3 and last["kept"] == "last" and last["kept_epoch"] == 3
+    assert last["metrics"]["loss"] == last["history"][-1]["loss"]
+    saved = keras.models.load_model(last["model_path"], compile=False).get_weights()
+    final = keras.models.load_model(tmp_path / "last" / "checkpoint" / "last.keras", compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(saved, final))
+    with pytest.raises(ValueError, match="keep must be one of"):
+        fit(train, train[:1], out_dir=tmp_path / "bad", keep="median", **common)

@@ -175,6 +175,7 @@ def train(ctx: JobContext, base: ModelVersion, train_set: list, val_set: list) -
                learning_rate=float(params["learning_rate"]), resume=True, on_batch=reporter.on_batch,
                on_epoch=reporter.on_epoch, should_stop=ctx.should_stop, patch=int(params.get("patch", 256)),
                base_card=dict(base.card or {}), class_weights=base_class_weights(base, params["head"]),
+               keep=defaults.fine_tune_keep(),
                data_info={"job": ctx.job_id, "train_tile_ids": params["train_tile_ids"],
                           "val_tile_ids": params["val_tile_ids"]})
     if frozen and card.get("model_path") and not card.get("stopped"):
