@@ -60,3 +60,15 @@ def test_fit_trains_with_the_named_loss_and_records_it(tmp_path):
     assert card["loss"] == "border+dice" and np.isfinite(card["history"][0]["loss"])
     with pytest.raises(ValueError, match="unknown loss"):
         fit(train, train[:1], out_dir=tmp_path / "bad", preset="tiny", head="border", epochs=1, loss="focal")
+
+
+def test_a_fine_tune_keeps_its_base_versions_loss_when_it_keeps_its_head():
+    from types import SimpleNamespace
+
+    from worker.retrain import base_loss
+
+    dice = SimpleNamespace(card={"loss": "border+dice"}, head="border")
+    assert base_loss(dice, "border") == "border+dice"
+    assert base_loss(dice, "binary") is None
+    assert base_loss(SimpleNamespace(card={}, head="border"), "border") is None
+    assert base_loss(SimpleNamespace(card=None, head="border"), "border") is None
