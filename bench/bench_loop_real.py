@@ -59,7 +59,8 @@ def main() -> None:
     version_path, job = fine_tune(reviewed, base, args.epochs, args.learning_rate)
     after = place_scores([score_scene(Path(version_path), s, _work(home, "after"), 1, **tuned) for s in held])
     print(json.dumps({"place": place.name, "candidate": args.candidate, **tuned,
-                      "learning_rate": args.learning_rate, "keep": os.environ.get("FOOTPRINTS_FINE_TUNE_KEEP"), "reviewed_scenes": [Path(s.scene).name for s in reviewed],
+                      "learning_rate": args.learning_rate, "keep": os.environ.get("FOOTPRINTS_FINE_TUNE_KEEP"),
+                      "reviewed_scenes": [Path(s.scene).name for s in reviewed],
                       "scored_scenes": [Path(s.scene).name for s in held], "buildings_scored": before["buildings"],
                       "before": _brief(before), "after": _brief(after), "f1_change": round(after["f1"] - before["f1"], 3),
                       "fine_tune_minutes": round((time.monotonic() - started) / 60, 1), "job": job}, indent=1))

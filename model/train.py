@@ -245,7 +245,6 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     import keras
 
     from model.losses import loss_for
-
     from model.precision import rebuild_in_precision, resolve_training_precision
 
     precision = resolve_training_precision(precision)
@@ -321,11 +320,12 @@ def _finish(run: _Run, model, cancelled: bool, keep: str, info: dict[str, Any], 
         strip_optimizer(source, final)
     width, depth = resolve_preset(info["preset"], info.pop("width"), info.pop("depth"))
     history = state["history"]
-    best_row = next((r for r in history if r["epoch"] == kept_epoch), {})
+    kept_row = next((r for r in history if r["epoch"] == kept_epoch), {})
     epoch_seconds = [r.get("seconds", 0.0) for r in history]
     card = {**info, "width": width, "depth": depth, "epochs_done": state["epochs_done"],
-            "best_epoch": state["best_epoch"], "kept": keep, "kept_epoch": kept_epoch, "stopped": cancelled, "class_weights": state["class_weights"],
-            "metrics": {k: v for k, v in best_row.items() if k not in ("epoch", "seconds")},
+            "best_epoch": state["best_epoch"], "kept": keep, "kept_epoch": kept_epoch, "stopped": cancelled,
+            "class_weights": state["class_weights"],
+            "metrics": {k: v for k, v in kept_row.items() if k not in ("epoch", "seconds")},
             "timings": {"run_seconds": round(seconds, 1), "epoch_seconds": epoch_seconds,
                         "train_patches_per_second": _throughput(info["train_patches"], epoch_seconds)},
             "history": history, "model_path": str(final) if final.exists() else None,

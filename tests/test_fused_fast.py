@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
 import shapely
 from rasterio.transform import Affine
+from scipy import ndimage
 from shapely import STRtree
 from shapely.geometry import Polygon
 
