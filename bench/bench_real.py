@@ -47,7 +47,16 @@ CANDIDATES = {
     # cross-entropy (model.losses.border_dice_loss)
     "balanced-dice": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
                       "loss": "border+dice"},
+    # balanced's recipe at 0.75 m per pixel instead of 0.5 m (run with --epochs 24): a point of the ground sample
+    # distance sweep; its card records 0.75, so prediction resamples to it
+    "balanced-g075": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
+                      "gsd": 0.75},
 }
+
+
+def candidate_gsd(name: str, args) -> float:
+    """The ground sample distance a candidate trains and is tuned at: its own, else ``--gsd``."""
+    return CANDIDATES.get(name, {}).get("gsd", args.gsd)
 
 
 def load_examples(root: Path, cache: Path, gsd: float) -> dict[str, list]:
@@ -73,13 +82,13 @@ def train(args) -> None:
     from model.train import fit
 
     out, cache = Path(args.out), Path(args.out) / "cache"
-    examples = load_examples(Path(args.root), cache, args.gsd)
-    synthetic = synthetic_examples(cache, args.synthetic, 7, args.gsd) if args.synthetic else []
     folds = FOLDS if args.fold is None else [FOLDS[args.fold]]
     if args.all:
         folds = [[]]
     for name in args.candidates:
-        spec = CANDIDATES[name]
+        spec, gsd = CANDIDATES[name], candidate_gsd(name, args)
+        examples = load_examples(Path(args.root), cache, gsd)
+        synthetic = synthetic_examples(cache, args.synthetic, 7, gsd) if args.synthetic else []
         for held in folds:
             tag = "all" if not held else "fold-" + "+".join(held)
             pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
@@ -90,7 +99,7 @@ def train(args) -> None:
             card = fit(train_ex, val_ex, out_dir=out / name / tag, preset="light", head="border",
                        epochs=args.epochs, batch_size=8, learning_rate=spec["lr"], patience=args.epochs,
                        init=spec["init"].format(vgg=args.vgg) if spec["init"] else None,
-                       base_model_path=_base_path(spec["base"], args, out, tag), gsd_m=args.gsd,
+                       base_model_path=_base_path(spec["base"], args, out, tag), gsd_m=gsd,
                        data_info={"places": sorted(set(examples) - set(held)), "held_out": held,
                                   "synthetic_scenes": args.synthetic, "manifest": str(MANIFEST.relative_to(ROOT))},
                        seed=0, precision=spec.get("precision", "float32"), loss=spec.get("loss"))
@@ -126,12 +135,16 @@ def main() -> None:
                         help="the synthetic-only model shipped before real data: the base of 'shipped-ft' and the "
                              "baseline row (`git show 07f250a:model/weights/default.keras > FILE`, and its card)")
     parser.add_argument("--tta", type=int, default=1)
+    parser.add_argument("--predict-gsd", type=float, default=None,
+                        help="tune: predict the validation tiles resampled to this many m per pixel (default: the "
+                             "candidate's own), for a ground resolution sweep without retraining")
     parser.add_argument("--places", nargs="+", default=None, help="score only these places")
     parser.add_argument("--threshold", type=float, default=None, help="score trained candidates at this threshold")
     parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area (m2)")
     parser.add_argument("--suffix", default="", help="append to the trained candidates' names in the table")
-    parser.add_argument("--setting", action="append", default=[], metavar="NAME=THRESHOLD:MIN_AREA[:SEED_LEVEL]",
-                        help="score candidate NAME at its own tuned threshold, minimum area and seed level (repeat); "
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=THRESHOLD:MIN_AREA[:SEED_LEVEL[:GSD]]",
+                        help="score candidate NAME at its own tuned threshold, minimum area, seed level and ground "
+                             "sample distance (m; default the card's) (repeat); "
                              "overrides --threshold/--min-area for it")
     parser.add_argument("--no-shipped", action="store_true", help="leave the synthetic-only baseline out of the scoring")
     args = parser.parse_args()
@@ -157,24 +170,26 @@ def tune(args) -> None:
     from model.predict import Predictor
     from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment
 
-    out, cache = Path(args.out), Path(args.out) / "cache"
-    examples = load_examples(Path(args.root), cache, args.gsd)
-    synthetic = synthetic_examples(cache, args.synthetic, 7, args.gsd) if args.synthetic else []
+    out, cache, gsd = Path(args.out), Path(args.out) / "cache", candidate_gsd(args.candidate, args)
+    examples = load_examples(Path(args.root), cache, gsd)
+    synthetic = synthetic_examples(cache, args.synthetic, 7, gsd) if args.synthetic else []
     grid = {(t, a, s): np.zeros(3, int) for t in THRESHOLDS for a in MIN_AREAS_M2 for s in SEED_LEVELS}
-    pixel = Affine(args.gsd, 0, 0, 0, -args.gsd, 0)
+    pixel = Affine(gsd, 0, 0, 0, -gsd, 0)
     for held in FOLDS:
         pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
         _, val = split_by_tile(pool, 0.1, seed=0)
         predictor = Predictor.load(out / args.candidate / ("fold-" + "+".join(held)) / "model.keras")
         for ex in (e for e in val if "/" in e.ref):  # real tiles only ("place/scene:col,row")
-            outputs = predictor.predict_image(ex.image, ex.valid, tta=args.tta)
             truths = [d.polygon for d in labels_to_polygons(ex.instances, ex.valid.astype(np.float32), pixel, 0.0,
-                                                             MIN_AREA_M2, args.gsd)]
+                                                             MIN_AREA_M2, gsd)]
+            image, valid, at = resampled_tile(ex.image, ex.valid, gsd, args.predict_gsd or gsd)
+            outputs = predictor.predict_image(image, valid, tta=args.tta)
+            at_pixel = Affine(at, 0, 0, 0, -at, 0)
             for t in THRESHOLDS:
                 for s in SEED_LEVELS:
                     labels = segment(outputs, t, s)
                     for a in MIN_AREAS_M2:
-                        dets = labels_to_polygons(labels, outputs["prob"], pixel, DEFAULT_TOLERANCE_M, a, args.gsd)
+                        dets = labels_to_polygons(labels, outputs["prob"], at_pixel, DEFAULT_TOLERANCE_M, a, at)
                         c = spacenet_counts([(d.polygon, d.score) for d in dets], truths)
                         grid[(t, a, s)] += (c.tp, c.fp, c.fn)
     f1 = {k: 2 * v[0] / max(1, 2 * v[0] + v[1] + v[2]) for k, v in grid.items()}
@@ -186,9 +201,28 @@ def tune(args) -> None:
                                "f1": round(f1[best], 4)}}))
 
 
+def resampled_tile(image, valid, gsd: float, predict_gsd: float):
+    """A validation tile (at ``gsd``) resampled to about ``predict_gsd`` m per pixel (bilinear; mask nearest), and the
+    ground sample distance it has exactly after rounding to whole pixels. Polygons traced on it at that pixel size
+    are in the same metres as the tile's truths."""
+    import numpy as np
+    from scipy import ndimage
+
+    if predict_gsd == gsd:
+        return image, valid, gsd
+    h, w = image.shape[:2]
+    size = max(1, round(h * gsd / predict_gsd)), max(1, round(w * gsd / predict_gsd))
+    zoom = (size[0] / h, size[1] / w)
+    image = ndimage.zoom(np.asarray(image, np.float32), (*zoom, 1), order=1, grid_mode=True, mode="nearest")
+    valid = ndimage.zoom(np.asarray(valid, np.uint8), zoom, order=0, grid_mode=True, mode="nearest") > 0
+    return np.clip(image, 0.0, 1.0), valid, gsd * h / size[0]
+
+
 def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float | None = None,
-                min_area_m2: float | None = None, seed_level: float | None = None) -> dict:
-    """SpaceNet counts, fused-rate terms, pixel counts and seconds for one whole labelled scene."""
+                min_area_m2: float | None = None, seed_level: float | None = None,
+                gsd_m: float | None = None) -> dict:
+    """SpaceNet counts, fused-rate terms, pixel counts and seconds for one whole labelled scene; ``gsd_m``
+    predicts at that ground sample distance instead of the card's."""
     import copy
 
     import numpy as np
@@ -204,6 +238,8 @@ def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float |
     predictor = copy.copy(Predictor.load(model_path))  # the loaded model is shared: set the seed level on a copy
     if seed_level is not None:
         predictor.seed_level = seed_level
+    if gsd_m is not None:
+        predictor.gsd_m = gsd_m
     info = inspect_scene(scene.scene)
     pred, heat = out / (Path(scene.scene).stem + ".pred.geojson"), out / (Path(scene.scene).stem + ".heat.tif")
     if threshold is None:  # the card's, else the synthetic-only card's 0.75 (chosen on synthetic tuning scenes)
@@ -289,9 +325,9 @@ def candidate_setting(args, name: str) -> dict:
     for item in args.setting:
         key, _, value = item.partition("=")
         if key == name:
-            threshold, area, seed = (value.split(":") + ["", ""])[:3]
+            threshold, area, seed, gsd = (value.split(":") + ["", "", ""])[:4]
             return {"threshold": float(threshold), "min_area_m2": float(area) if area else args.min_area,
-                    "seed_level": float(seed) if seed else None}
+                    "seed_level": float(seed) if seed else None, "gsd_m": float(gsd) if gsd else None}
     return {"threshold": args.threshold, "min_area_m2": args.min_area}
 
 
