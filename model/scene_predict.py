@@ -385,6 +385,6 @@ def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str
     seconds = time.monotonic() - started
     return {"polygons": writer.stream.count, "fused": writer.fused, "seam_duplicates_dropped": writer.seams.dropped,
             "chunks": len(blocks), "width": info.width,
-            "height": info.height, "tta": job.tta, "precision": getattr(predictor, "precision", "float32"),
+            "height": info.height, "tta": job.tta, "model_gsd_m": job.gsd_m, "precision": getattr(predictor, "precision", "float32"),
             "seconds": round(seconds, 2), "megapixels_per_s": round(total_px / 1e6 / max(seconds, 1e-9), 3),
             "out": str(out_geojson), "heatmap": str(heatmap_path) if heatmap_path else None}

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
+import rasterio.warp
 
 from model.predict import Predictor, blend_weights, default_model_path, window_layout
 
@@ -96,3 +97,28 @@ def test_predict_command_errors(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "missing.tif"), "--out", str(tmp_path / "p.geojson")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["predict"]) == 2
+
+
+def test_predict_gsd_overrides_the_cards_resolution_for_one_scene(tmp_path, capsys, scene_image):
+    """`footprints predict --gsd 0.4` runs the network at 0.4 m instead of the card's 0.5 m (the loaded model is
+    left as it was), polygons still come back on the scene; a bad value is a one-line error."""
+    from cli.main import main
+
+    tif = scene_image[0]
+    assert main(["predict", str(tif), "--out", str(tmp_path / "card.geojson"), "--json", "--quiet"]) == 0
+    at_card = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["predict", str(tif), "--out", str(tmp_path / "fine.geojson"), "--gsd", "0.4", "--json",
+                 "--quiet"]) == 0
+    fine = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert at_card["model_gsd_m"] == Predictor.load(default_model_path()).gsd_m == 0.5
+    assert fine["model_gsd_m"] == 0.4 and fine["polygons"] > 0
+    assert Predictor.load(default_model_path()).gsd_m == 0.5  # the shared loaded model keeps its card's
+    with rasterio.open(tif) as src:
+        west, south, east, north = rasterio.warp.transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    for feature in json.loads((tmp_path / "fine.geojson").read_text())["features"]:
+        lon, lat = feature["geometry"]["coordinates"][0][0]
+        assert west - 1e-6 <= lon <= east + 1e-6 and south - 1e-6 <= lat <= north + 1e-6
+    assert main(["predict", str(tif), "--out", str(tmp_path / "x.geojson"), "--gsd", "0"]) == 2
+    assert "--gsd must be" in capsys.readouterr().err
+    assert main(["predict", "--project", "p", "--gsd", "0.4"]) == 2
+    assert "--gsd applies to a SCENE" in capsys.readouterr().err

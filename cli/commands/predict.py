@@ -26,6 +26,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "(default: the model card's, else 1)")
     parser.add_argument("--min-area", type=float, default=None,
                         help="minimum polygon area in m2 (default: the model card's min_area_m2, else 5)")
+    parser.add_argument("--gsd", type=float, default=None, metavar="METRES",
+                        help="ground sample distance the network sees, in m per pixel (default: the model card's "
+                             "gsd_m): finer is slower and can separate small dense houses better "
+                             "(model/weights/README.md)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="polygon simplification tolerance in m (0.5)")
     parser.add_argument("--precision", choices=("float32", "bfloat16", "auto"), default=None,
                         help="network precision: auto (default) uses bfloat16 where the CPU has bfloat16 units "
@@ -75,6 +79,9 @@ def _predict_scene(args: argparse.Namespace) -> dict[str, Any]:
         megapixels = src.width * src.height / 1e6
     model_path = Path(args.model or default_model_path()).resolve()
     predictor = Predictor.load(model_path)
+    if args.gsd is not None:
+        predictor = copy.copy(predictor)  # the loaded model is shared: the override goes on a copy
+        predictor.gsd_m = args.gsd
     precision = resolve_precision(args.precision, predictor.card)
     threshold = args.threshold if args.threshold is not None else float(predictor.card.get("threshold", 0.5))
     if args.block < 64:
@@ -101,7 +108,11 @@ def _predict_scene(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise UserError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.gsd is not None and not 0.05 <= args.gsd <= 10:
+        raise UserError(f"--gsd must be a ground sample distance in metres per pixel (0.05-10), got {args.gsd}")
     if args.project:
+        if args.gsd is not None:
+            raise UserError("--gsd applies to a SCENE; project tiles use the model card's gsd_m")
         if args.tta is not None:
             raise UserError("--tta applies to a SCENE; project tiles use the model card's setting")
         return _predict_project(args)
