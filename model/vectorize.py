@@ -86,16 +86,26 @@ def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD
     if not mask.any():
         return np.zeros(mask.shape, np.int32)
     markers, energy = _seeds(outputs, mask, seed_level, smooth)
-    labels = flood_components(energy, markers, mask)
-    orphans, n_orphans = ndimage.label(mask & (labels == 0))  # blobs that got no seed become buildings as well
-    labels = np.where(orphans > 0, orphans + labels.max(), labels)
-    return labels.astype(np.int32)
+    labels, parts, seeds_per_part = _flood_parts(energy, markers, mask)
+    seedless = seeds_per_part == 0  # blobs that got no seed become buildings as well, numbered after the seeded ones
+    seedless[0] = False
+    orphan_id = np.zeros(len(seeds_per_part), np.int32)
+    orphan_id[seedless] = np.arange(1, int(seedless.sum()) + 1, dtype=np.int32) + labels.max()
+    labels += orphan_id[parts]  # 0 on seeded parts and the background, whose labels it leaves as they are
+    return labels.astype(np.int32, copy=False)
 
 
 def flood_components(energy: np.ndarray, markers: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The same labels as ``watershed(-energy, markers, mask=mask)``, computed per connected part of the mask: a
     part with one seed is that seed's region whole, a part without seeds stays 0, and only parts with two or more
     seeds are flooded, each in its own bounding box (3-4x faster on dense blocks)."""
+    return _flood_parts(energy, markers, mask)[0]
+
+
+def _flood_parts(energy: np.ndarray, markers: np.ndarray,
+                 mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``flood_components``'s labels, with the mask's part image and the seed count per part id (0 for the
+    background), which ``segment`` reuses to number the seedless parts without labelling the mask again."""
     parts, n_parts = ndimage.label(mask)  # 4-connected, as the watershed floods
     seeded = markers > 0
     part_of_seed = np.zeros(int(markers.max()) + 1, np.int64)
@@ -112,7 +122,7 @@ def flood_components(energy: np.ndarray, markers: np.ndarray, mask: np.ndarray) 
         inside = parts[box] == part
         flooded = watershed(-energy[box], np.where(inside, markers[box], 0), mask=inside)
         labels[box][inside] = flooded[inside]
-    return labels
+    return labels, parts, seeds_per_part
 
 
 def _to_polygon(poly: Polygon, tolerance_px: float, transform: Affine) -> Polygon | None:

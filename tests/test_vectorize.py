@@ -116,3 +116,25 @@ def test_flooding_each_part_of_the_mask_gives_the_whole_image_watershed_labels()
     assert max(seeds) >= 3 and min(seeds) == 0 and 1 in seeds  # parts with many, no and one seed
     np.testing.assert_array_equal(flood_components(energy, markers, mask), expected)
     np.testing.assert_array_equal(flood_components(energy, np.zeros_like(markers), mask), 0)
+
+
+def test_seedless_parts_are_numbered_after_the_seeded_buildings_as_a_fresh_labelling_would():
+    """``segment`` numbers the parts of the mask that got no seed from the flood's own part image; the labels equal
+    labelling the unflooded mask again (raster order, after the largest seeded id)."""
+    from scipy import ndimage
+
+    from model.vectorize import _seeds, segment
+
+    rng = np.random.default_rng(5)
+    prob = ndimage.gaussian_filter(rng.random((160, 200)).astype(np.float32), 3)
+    prob = (prob - prob.min()) / (prob.max() - prob.min())
+    outputs = {"prob": prob, "interior": prob ** 3}
+    labels = segment(outputs, 0.5, seed_level=0.45)
+    mask = prob >= 0.5
+    markers, energy = _seeds(outputs, mask, 0.45)
+    flooded = flood_components(energy, markers, mask)
+    orphans, n_orphans = ndimage.label(mask & (flooded == 0))
+    assert n_orphans >= 3 and flooded.max() >= 3  # both kinds of part are there
+    expected = np.where(orphans > 0, orphans + flooded.max(), flooded)
+    np.testing.assert_array_equal(labels, expected)
+    assert labels.dtype == np.int32
