@@ -310,6 +310,9 @@ def test_conflict_reverts_and_says_why(env):
     other.keyboard.press("a")
     settle(other)
     assert row(env, fp)["reviewer"] == "bob"
+    # ann's map may still be redrawing after her click (under load): the key goes to an idle map with the selection
+    page.wait_for_function("id => window.__reviewMap.idle() && window.__reviewMap.selected().includes(id)", arg=fp,
+                           timeout=30000)
     page.keyboard.press("r")
     assert shown_status(page, fp) == "rejected"  # optimistic
     settle(page)
