@@ -55,6 +55,10 @@ CANDIDATES = {
     # distance sweep; its card records 0.75, so prediction resamples to it
     "balanced-g075": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
                       "gsd": 0.75},
+    # VGG16's ImageNet filters at full width, frozen, under the light decoder trained from scratch (preset
+    # vgg-light; run with --epochs 16 --vgg FILE.npz from `footprints weights import-vgg16`)
+    "vgg-frozen": {"init": "vgg16:{vgg}", "base": None, "lr": 1e-3, "precision": "bfloat16", "balance": True,
+                   "preset": "vgg-light", "freeze_encoder": True},
 }
 
 
@@ -100,13 +104,14 @@ def train(args) -> None:
             if spec.get("balance"):
                 train_ex = balance_places(train_ex)
             started = time.monotonic()
-            card = fit(train_ex, val_ex, out_dir=out / name / tag, preset="light", head="border",
+            card = fit(train_ex, val_ex, out_dir=out / name / tag, preset=spec.get("preset", "light"), head="border",
                        epochs=args.epochs, batch_size=8, learning_rate=spec["lr"], patience=args.epochs,
                        init=spec["init"].format(vgg=args.vgg) if spec["init"] else None,
                        base_model_path=_base_path(spec["base"], args, out, tag), gsd_m=gsd,
                        data_info={"places": sorted(set(examples) - set(held)), "held_out": held,
                                   "synthetic_scenes": args.synthetic, "manifest": str(MANIFEST.relative_to(ROOT))},
-                       seed=0, precision=spec.get("precision", "float32"), loss=spec.get("loss"))
+                       seed=0, precision=spec.get("precision", "float32"), loss=spec.get("loss"),
+                       freeze_encoder=spec.get("freeze_encoder", False))
             print(json.dumps({"candidate": name, "fold": tag, "val_iou": card["metrics"].get("val_iou"),
                               "epochs": card["epochs_done"], "minutes": round((time.monotonic() - started) / 60, 1)}),
                   flush=True)

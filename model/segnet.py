@@ -26,19 +26,35 @@ PRESETS = {
     "segnet": {"width": 64, "depth": 5},  # the paper's network, ~29.4 M parameters: for GPUs
     "light": {"width": 16, "depth": 5},  # the CPU default, ~1.8 M parameters
     "tiny": {"width": 4, "depth": 5},  # tests and quick experiments
+    # VGG16's full-width encoder (for its ImageNet filters, kept frozen) under the light decoder, which unpools with
+    # the encoder's indices of its own channels and adds a 1x1 projection of each encoder block's features
+    "vgg-light": {"width": 16, "depth": 5, "encoder_width": 64, "skips": True},
 }
 DEFAULT_PRESET = "light"
+ENCODER_PREFIX = "enc"  # the encoder's layers: enc<block>_<i>_conv / _bn / _relu, enc<block>_pool
 INPUT_MULTIPLE = 32
 BN_MOMENTUM = 0.9  # moving statistics settle within tens of steps: short CPU runs and fine-tuning
 
 
 @keras.saving.register_keras_serializable(package="footprints")
 class MaxPoolWithMask(layers.Layer):
-    """2x2 max pooling that also returns where each maximum was (a 0/1 mask shaped like the input)."""
+    """2x2 max pooling that also returns where each maximum was (a 0/1 mask shaped like the input; with
+    ``mask_channels`` only of the first that many channels, for a narrower decoder)."""
+
+    def __init__(self, mask_channels: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_channels = mask_channels
+
+    def get_config(self):
+        return {**super().get_config(), "mask_channels": self.mask_channels}
 
     def call(self, x):
         pooled = ops.max_pool(x, pool_size=2, strides=2, padding="valid")
-        hit = ops.cast(ops.equal(_repeat2(pooled), x), x.dtype)
+        if self.mask_channels is not None:
+            x, pooled_kept = x[..., :self.mask_channels], pooled[..., :self.mask_channels]
+        else:
+            pooled_kept = pooled
+        hit = ops.cast(ops.equal(_repeat2(pooled_kept), x), x.dtype)
         priority = _window_priority(x)  # 4 top-left, 3 top-right, 2 bottom-left, 1 bottom-right
         ranked = hit * priority
         best = _repeat2(ops.max_pool(ranked, pool_size=2, strides=2, padding="valid"))
@@ -48,7 +64,8 @@ class MaxPoolWithMask(layers.Layer):
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape
         half = [None if size is None else size // 2 for size in (height, width)]
-        return (batch, half[0], half[1], channels), tuple(input_shape)
+        kept = channels if self.mask_channels is None else self.mask_channels
+        return (batch, half[0], half[1], channels), (batch, height, width, kept)
 
 
 @keras.saving.register_keras_serializable(package="footprints")
@@ -104,28 +121,36 @@ def _conv(x, filters: int, name: str):
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def _encoder(x, widths: list[int], plain: bool):
-    """VGG16 blocks; returns the bottom map and, per block, the pooling mask (or None for plain upsampling)."""
-    masks = []
+def _encoder(x, widths: list[int], plain: bool, mask_widths: list[int] | None = None):
+    """VGG16 blocks; returns the bottom map, per block the pooling mask (or None for plain upsampling) and per
+    block its last convolution's output (before pooling). ``mask_widths`` keeps each block's mask to that many
+    channels (a decoder narrower than the encoder)."""
+    masks, features = [], []
     for b, filters in enumerate(widths, start=1):
         for i in range(1, VGG_BLOCKS[b - 1] + 1):
             x = _conv(x, filters, f"enc{b}_{i}")
+        features.append(x)
         if plain:
             x = layers.MaxPooling2D(2, name=f"enc{b}_pool")(x)
             masks.append(None)
         else:
-            x, mask = MaxPoolWithMask(name=f"enc{b}_pool")(x)
+            kept = None if mask_widths is None or mask_widths[b - 1] == filters else mask_widths[b - 1]
+            x, mask = MaxPoolWithMask(kept, name=f"enc{b}_pool")(x)
             masks.append(mask)
-    return x, masks
+    return x, masks, features
 
 
-def _decoder(x, widths: list[int], masks: list, plain: bool):
-    """Mirror of the encoder: unpool with the block's mask, then its convolutions; the last one narrows."""
+def _decoder(x, widths: list[int], masks: list, plain: bool, skips: list | None = None):
+    """Mirror of the encoder: unpool with the block's mask (plus, with ``skips``, a 1x1 projection of the encoder
+    block's features), then its convolutions; the last one narrows."""
     for b in range(len(widths), 0, -1):
         if plain:
             x = layers.UpSampling2D(2, name=f"dec{b}_upsample")(x)
         else:
             x = MaxUnpool(name=f"dec{b}_unpool")(x, masks[b - 1])
+        if skips is not None:
+            skip = layers.Conv2D(widths[b - 1], 1, name=f"dec{b}_skip")(skips[b - 1])
+            x = layers.Add(name=f"dec{b}_join")([x, skip])
         n_convs = VGG_BLOCKS[b - 1]
         for i in range(n_convs, 0, -1):
             out = widths[b - 2] if (i == 1 and b > 1) else widths[b - 1]
@@ -149,10 +174,14 @@ def build_segnet(bands: int = 3, preset: str = DEFAULT_PRESET, head: str = "bord
         raise ValueError(f"input size must be a multiple of {INPUT_MULTIPLE}, got {input_size}")
     width, depth = resolve_preset(preset, width, depth)
     widths = block_widths(width, depth)
+    encoder_width = PRESETS[preset].get("encoder_width", width)
+    encoder_widths = block_widths(encoder_width, depth)
     plain = unpooling == "plain"
     inputs = keras.Input((input_size, input_size, bands), name="image")
-    x, masks = _encoder(inputs, widths, plain)
-    x = _decoder(x, widths, masks, plain)
+    x, masks, features = _encoder(inputs, encoder_widths, plain, widths)
+    if encoder_width != width:  # the bottom map narrowed to the decoder's width
+        x = layers.Conv2D(widths[-1], 1, name="dec_bridge")(x)
+    x = _decoder(x, widths, masks, plain, features if PRESETS[preset].get("skips") else None)
     logits = layers.Conv2D(HEAD_CHANNELS[head], 1, name="head_logits")(x)
     activation = "softmax" if head == "border" else "sigmoid"
     outputs = layers.Activation(activation, dtype="float32", name=f"head_{head}")(logits)

@@ -231,7 +231,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         seed: int = 0, base_card: dict[str, Any] | None = None, init: str | None = None,
         gsd_m: float | None = None, precision: str = "float32",
         class_weights: Sequence[float] | None = None, keep: str = "best",
-        loss: str | None = None) -> dict[str, Any]:
+        loss: str | None = None, freeze_encoder: bool = False) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
@@ -241,7 +241,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     set's median-frequency weights. ``keep`` "best" saves the epoch with the lowest validation loss and stops
     after ``patience`` epochs without a better one; "last" runs every epoch and saves the last (a fine-tune whose
     validation rests on a tile or two, where the loss is a poor guide). ``loss`` names a loss of
-    ``model.losses.NAMED_LOSSES`` instead of the head's own."""
+    ``model.losses.NAMED_LOSSES`` instead of the head's own. ``freeze_encoder`` keeps the encoder's weights
+    fixed (its batch norms in inference mode): pretrained filters under a decoder trained from scratch."""
     import keras
 
     from model.losses import loss_for
@@ -272,6 +273,11 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     model, resumed = _initial_model(state, run.ckpt, base_model_path, bands, preset, head, width, depth, init,
                                     calibration)
     if not resumed:
+        if freeze_encoder:
+            from model.segnet import ENCODER_PREFIX
+
+            for layer in model.layers:
+                layer.trainable = not layer.name.startswith(ENCODER_PREFIX)
         model = rebuild_in_precision(model, precision)
         _compile(model, head, learning_rate, epochs * run.steps, loss)
     run.on_batch, run.on_epoch, run.should_stop = on_batch, on_epoch, should_stop
@@ -288,6 +294,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
                    data=data_info or {}, init=init, train_precision=precision, loss=loss,
+                   **({"frozen_encoder": True} if freeze_encoder else {}),
                    **{**inherited_settings(base_model_path, base_card), **({"gsd_m": gsd_m} if gsd_m else {})}),
                    time.monotonic() - started)
     return card

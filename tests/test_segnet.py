@@ -82,3 +82,28 @@ def test_every_layer_is_named_and_keras_file_round_trips(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_a_mask_of_fewer_channels_is_the_full_mask_cut_to_them():
+    x = np.random.default_rng(1).normal(size=(1, 8, 8, 5)).astype(np.float32)
+    pooled, mask = MaxPoolWithMask(2)(x)
+    full_pooled, full_mask = MaxPoolWithMask()(x)
+    assert to_numpy(mask).shape == (1, 8, 8, 2)
+    np.testing.assert_array_equal(to_numpy(pooled), to_numpy(full_pooled))
+    np.testing.assert_array_equal(to_numpy(mask), to_numpy(full_mask)[..., :2])
+
+
+def test_vgg_light_has_vgg16s_encoder_under_the_light_decoder(tmp_path):
+    import keras
+
+    model = build_segnet(3, "vgg-light", "border", width=4)
+    assert model.get_layer("enc1_1_conv").kernel.shape == (3, 3, 3, 64)
+    assert model.get_layer("enc5_3_conv").kernel.shape == (3, 3, 512, 512)
+    assert model.get_layer("dec_bridge").kernel.shape == (1, 1, 512, 32)
+    assert model.get_layer("dec1_skip").kernel.shape == (1, 1, 64, 4)
+    x = np.random.rand(1, 32, 64, 3).astype(np.float32)
+    out = to_numpy(model(x))
+    assert out.shape == (1, 32, 64, 3)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(to_numpy(loaded(x)), out, rtol=1e-5, atol=1e-6)

@@ -209,3 +209,24 @@ def test_keep_last_runs_every_epoch_and_saves_the_last_one(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(saved, final))
     with pytest.raises(ValueError, match="keep must be one of"):
         fit(train, train[:1], out_dir=tmp_path / "bad", keep="median", **common)
+
+
+def test_a_frozen_encoder_keeps_its_weights_while_the_decoder_learns(tmp_path):
+    import keras
+
+    from model.segnet import build_segnet
+    from model.train import fit
+
+    keras.utils.set_random_seed(0)
+    base = build_segnet(3, "tiny", "border", width=4)
+    base.save(tmp_path / "base.keras")
+    train = square_examples(6)
+    card = fit(train, train[:2], out_dir=tmp_path / "run", base_model_path=tmp_path / "base.keras", preset="tiny",
+               head="border", epochs=1, batch_size=3, learning_rate=3e-3, patch=64, width=4, freeze_encoder=True)
+    trained = keras.models.load_model(card["model_path"], compile=False)
+    for name in ("enc1_1_conv", "enc3_2_bn", "enc5_3_conv"):
+        for before, after in zip(base.get_layer(name).get_weights(), trained.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(before, after)
+    changed = [not np.array_equal(b, a) for b, a in zip(base.get_layer("dec1_1_conv").get_weights(),
+                                                         trained.get_layer("dec1_1_conv").get_weights())]
+    assert any(changed) and card["frozen_encoder"] is True

@@ -30,7 +30,6 @@ from worker.context import JobContext
 from worker.install import clean_job_dir, install_model, job_dir
 
 MAX_BATCH_POINTS = 300
-ENCODER_PREFIX = "enc"  # model.segnet names the encoder's layers enc<block>_<i>_conv / _bn / _relu, enc<block>_pool
 FROZEN_BASE_FILE = "base-frozen.keras"
 SCORING = ("whole tiles: accepted and human-drawn footprints are buildings, every other pixel (pending "
            "predictions included) is background")
@@ -84,6 +83,7 @@ def frozen_encoder_copy(base_path: str | Path, out_path: Path) -> Path:
     """The base model with its encoder layers marked not trainable, saved to ``out_path`` (Keras keeps the flag
     in the file, so ``model.train.fit`` loads, compiles and trains it with the encoder fixed; its batch norms
     keep the base's statistics). Reused when it exists (a resumed job)."""
+    from model.segnet import ENCODER_PREFIX
     from model.train import atomic_save
 
     if out_path.exists():

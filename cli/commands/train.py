@@ -32,7 +32,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="ground sample distance in metres the model works at (windows are resampled to it)")
     parser.add_argument("--init", default=None,
                         help="pretrained encoder: vgg16:FILE.npz (`footprints weights import-vgg16`) or keras-imagenet")
-    parser.add_argument("--preset", default="light", help="network preset: light (CPU default), segnet, tiny")
+    parser.add_argument("--preset", default="light",
+                        help="network preset: light (CPU default), segnet, vgg-light (full-width encoder for --init "
+                             "filters under the light decoder), tiny")
+    parser.add_argument("--freeze-encoder", action="store_true",
+                        help="keep the encoder's weights fixed and train the decoder only (with --init)")
     parser.add_argument("--head", default="border", choices=HEADS, help="output head (default border)")
     parser.add_argument("--epochs", type=int, default=defaults.CLI_EPOCHS,
                         help=f"number of epochs (default {defaults.CLI_EPOCHS})")
@@ -125,6 +129,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
                verbose=0 if args.json else 1, seed=args.seed, init=args.init, gsd_m=args.gsd,
-               precision=args.precision)
+               precision=args.precision, freeze_encoder=args.freeze_encoder)
     return {"model": card["model_path"], "card": str(args.out / "model.card.json"), "epochs_done": card["epochs_done"],
             "best_epoch": card["best_epoch"], "metrics": card["metrics"], "seconds": card["timings"]["run_seconds"]}
