@@ -173,7 +173,8 @@ SEED_LEVELS = (0.4, 0.5, 0.6)  # border head: interior level that seeds separate
 
 def tune(args) -> None:
     """Choose the threshold, minimum building area and seed level on each fold's own validation tiles (training places only,
-    never the places it holds out), SpaceNet counts summed over the folds; prints the grid and the best."""
+    never the places it holds out), SpaceNet counts summed over the folds (``--fold F``: that fold only); prints the
+    grid and the best."""
     import numpy as np
     from rasterio.transform import Affine
 
@@ -187,7 +188,7 @@ def tune(args) -> None:
     synthetic = synthetic_examples(cache, args.synthetic, 7, gsd) if args.synthetic else []
     grid = {(t, a, s): np.zeros(3, int) for t in THRESHOLDS for a in MIN_AREAS_M2 for s in SEED_LEVELS}
     pixel = Affine(gsd, 0, 0, 0, -gsd, 0)
-    for held in FOLDS:
+    for held in FOLDS if args.fold is None else [FOLDS[args.fold]]:
         pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
         _, val = split_by_tile(pool, 0.1, seed=0)
         predictor = Predictor.load(out / args.candidate / ("fold-" + "+".join(held)) / "model.keras")
