@@ -59,6 +59,10 @@ CANDIDATES = {
     # vgg-light; run with --epochs 16 --vgg FILE.npz from `footprints weights import-vgg16`)
     "vgg-frozen": {"init": "vgg16:{vgg}", "base": None, "lr": 1e-3, "precision": "bfloat16", "balance": True,
                    "preset": "vgg-light", "freeze_encoder": True},
+    # vgg-frozen's fold models trained on in a fresh schedule at the same rate (run with --epochs 16): do more
+    # steps of the decoder help?
+    "vgg-frozen-32": {"init": None, "base": "vgg-frozen", "lr": 1e-3, "precision": "bfloat16", "balance": True,
+                      "preset": "vgg-light", "freeze_encoder": True},
     # the same network with the encoder trained too, from half the rate (run with --epochs 12)
     "vgg-tuned": {"init": "vgg16:{vgg}", "base": None, "lr": 5e-4, "precision": "bfloat16", "balance": True,
                   "preset": "vgg-light"},
