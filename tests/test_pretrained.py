@@ -85,7 +85,7 @@ def test_narrow_segnet_takes_the_strongest_filters():
 
 
 def test_train_init_smoke(tmp_path):
-    """`footprints train --init vgg16:FILE.npz` on synthetic scenes: a model whose encoder started from the file."""
+    """`footprints train --init vgg16:FILE.npz --freeze-encoder` on synthetic scenes: the encoder from the file, kept."""
     from cli.main import main
     from geo.synth import synth
     from model.pretrained import save_npz
@@ -93,9 +93,10 @@ def test_train_init_smoke(tmp_path):
     save_npz(_vgg_shaped(np.random.default_rng(3)), tmp_path / "vgg16.npz")
     synth(tmp_path / "scenes", 2, seed=5, size=128)
     code = main(["train", "--data", str(tmp_path / "scenes"), "--preset", "tiny", "--epochs", "1", "--patch", "64",
-                 "--init", f"vgg16:{tmp_path / 'vgg16.npz'}", "--gsd", "0.5", "--out", str(tmp_path / "run"), "--json"])
+                 "--init", f"vgg16:{tmp_path / 'vgg16.npz'}", "--freeze-encoder", "--gsd", "0.5",
+                 "--out", str(tmp_path / "run"), "--json"])
     assert code == 0
     import json
 
     card = json.loads((tmp_path / "run" / "model.card.json").read_text())
-    assert card["init"].startswith("vgg16:") and card["gsd_m"] == 0.5
+    assert card["init"].startswith("vgg16:") and card["gsd_m"] == 0.5 and card["frozen_encoder"] is True
