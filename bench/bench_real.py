@@ -63,6 +63,11 @@ CANDIDATES = {
     # steps of the decoder help?
     "vgg-frozen-32": {"init": None, "base": "vgg-frozen", "lr": 1e-3, "precision": "bfloat16", "balance": True,
                       "preset": "vgg-light", "freeze_encoder": True},
+    # vgg-frozen's recipe from a decoder first trained on synthetic scenes alone (the stage light's decoder had; run
+    # with --epochs 16 after `footprints train --data SYNTH --preset vgg-light --init vgg16:FILE --freeze-encoder
+    # --out OUT/vgg-synth`, see model/weights/README.md)
+    "vgg-synth-real": {"init": None, "base": "vgg-synth", "lr": 1e-3, "precision": "bfloat16", "balance": True,
+                       "preset": "vgg-light", "freeze_encoder": True},
     # the same network with the encoder trained too, from half the rate (run with --epochs 12)
     "vgg-tuned": {"init": "vgg16:{vgg}", "base": None, "lr": 5e-4, "precision": "bfloat16", "balance": True,
                   "preset": "vgg-light"},
@@ -125,10 +130,14 @@ def train(args) -> None:
 
 
 def _base_path(base: str | None, args, out: Path, tag: str) -> Path | None:
-    """The model a candidate starts from: none, the synthetic-only model, or another candidate's same fold."""
+    """The model a candidate starts from: none, the synthetic-only model, another candidate's single model, or its
+    same fold."""
     if base is None:
         return None
-    return args.synthetic_model if base == "shipped" else out / base / tag / "model.keras"
+    if base == "shipped":
+        return args.synthetic_model
+    shared = out / base / "model.keras"  # one model every fold starts from (a stage before the real places)
+    return shared if shared.exists() else out / base / tag / "model.keras"
 
 
 def main() -> None:
