@@ -45,7 +45,8 @@ def threshold_preview(view: TileView, threshold: float) -> list[list[list[float]
     outputs = heatmap_outputs(view.heatmap_path)  # every band: the border head's interior seeds the separation
     found = vectorize(outputs, as_affine(view.transform), threshold, tolerance_m=DEFAULT_TOLERANCE_M,
                       min_area_m2=model_card_value(view, "min_area_m2", DEFAULT_MIN_AREA_M2),
-                      seed_level=model_card_value(view, "seed_level", None))
+                      seed_level=model_card_value(view, "seed_level", None),
+                      seed_step=model_card_value(view, "seed_step", None))
     rings = []
     for detection in found:
         for part in polygon_parts(detection.polygon):

@@ -164,12 +164,17 @@ def main() -> None:
                         help="tune: predict the validation tiles resampled to this many m per pixel (default: the "
                              "candidate's own), for a ground resolution sweep without retraining")
     parser.add_argument("--places", nargs="+", default=None, help="score only these places")
+    parser.add_argument("--thresholds", type=float, nargs="+", default=None, help="tune: these thresholds")
+    parser.add_argument("--seed-levels", type=float, nargs="+", default=None, help="tune: these seed levels")
+    parser.add_argument("--seed-steps", type=float, nargs="+", default=None,
+                        help="tune: these nested seed steps (0: one level)")
     parser.add_argument("--threshold", type=float, default=None, help="score trained candidates at this threshold")
     parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area (m2)")
     parser.add_argument("--suffix", default="", help="append to the trained candidates' names in the table")
-    parser.add_argument("--setting", action="append", default=[], metavar="NAME=THRESHOLD:MIN_AREA[:SEED_LEVEL[:GSD]]",
+    parser.add_argument("--setting", action="append", default=[], 
+                        metavar="NAME=THRESHOLD:MIN_AREA[:SEED_LEVEL[:GSD[:SEED_STEP]]]",
                         help="score candidate NAME at its own tuned threshold, minimum area, seed level and ground "
-                             "sample distance (m; default the card's) (repeat); "
+                             "sample distance (m; default the card's) and nested seed step (repeat); "
                              "overrides --threshold/--min-area for it")
     parser.add_argument("--no-shipped", action="store_true", help="leave the synthetic-only baseline out of the scoring")
     args = parser.parse_args()
@@ -182,6 +187,7 @@ MIN_AREA_M2 = 5.0  # SpaceNet's 20 px at the model's 0.5 m; the same for every c
 THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 MIN_AREAS_M2 = (5.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0)
 SEED_LEVELS = (0.4, 0.5, 0.6)  # border head: interior level that seeds separate buildings (0.6 before)
+SEED_STEPS = (0.0,)  # 0: one seed level; > 0: nested levels (model.vectorize.nested_seeds); `tune --seed-steps`
 
 
 def tune(args) -> None:
@@ -199,7 +205,9 @@ def tune(args) -> None:
     out, cache, gsd = Path(args.out), Path(args.out) / "cache", candidate_gsd(args.candidate, args)
     examples = load_examples(Path(args.root), cache, gsd)
     synthetic = synthetic_examples(cache, args.synthetic, 7, gsd) if args.synthetic else []
-    grid = {(t, a, s): np.zeros(3, int) for t in THRESHOLDS for a in MIN_AREAS_M2 for s in SEED_LEVELS}
+    thresholds, levels = args.thresholds or THRESHOLDS, args.seed_levels or SEED_LEVELS
+    steps = args.seed_steps or SEED_STEPS
+    grid = {(t, a, s, d): np.zeros(3, int) for t in thresholds for a in MIN_AREAS_M2 for s in levels for d in steps}
     pixel = Affine(gsd, 0, 0, 0, -gsd, 0)
     for held in FOLDS if args.fold is None else [FOLDS[args.fold]]:
         pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
@@ -211,20 +219,19 @@ def tune(args) -> None:
             image, valid, at = resampled_tile(ex.image, ex.valid, gsd, args.predict_gsd or gsd)
             outputs = predictor.predict_image(image, valid, tta=args.tta)
             at_pixel = Affine(at, 0, 0, 0, -at, 0)
-            for t in THRESHOLDS:
-                for s in SEED_LEVELS:
-                    labels = segment(outputs, t, s)
-                    for a in MIN_AREAS_M2:
-                        dets = labels_to_polygons(labels, outputs["prob"], at_pixel, DEFAULT_TOLERANCE_M, a, at)
-                        c = spacenet_counts([(d.polygon, d.score) for d in dets], truths)
-                        grid[(t, a, s)] += (c.tp, c.fp, c.fn)
+            for t, s, d in {(t, s, d) for t, _, s, d in grid}:
+                labels = segment(outputs, t, s, seed_step=d or None)
+                for a in MIN_AREAS_M2:
+                    dets = labels_to_polygons(labels, outputs["prob"], at_pixel, DEFAULT_TOLERANCE_M, a, at)
+                    c = spacenet_counts([(det.polygon, det.score) for det in dets], truths)
+                    grid[(t, a, s, d)] += (c.tp, c.fp, c.fn)
     f1 = {k: 2 * v[0] / max(1, 2 * v[0] + v[1] + v[2]) for k, v in grid.items()}
-    for (t, a, s), value in sorted(f1.items()):
-        print(json.dumps({"threshold": t, "min_area_m2": a, "seed_level": s, "f1": round(value, 4),
-                          "tp_fp_fn": grid[(t, a, s)].tolist()}))
+    for (t, a, s, d), value in sorted(f1.items()):
+        print(json.dumps({"threshold": t, "min_area_m2": a, "seed_level": s, "seed_step": d, "f1": round(value, 4),
+                          "tp_fp_fn": grid[(t, a, s, d)].tolist()}))
     best = max(f1, key=f1.get)
     print(json.dumps({"best": {"threshold": best[0], "min_area_m2": best[1], "seed_level": best[2],
-                               "f1": round(f1[best], 4)}}))
+                               "seed_step": best[3], "f1": round(f1[best], 4)}}))
 
 
 def resampled_tile(image, valid, gsd: float, predict_gsd: float):
@@ -246,7 +253,7 @@ def resampled_tile(image, valid, gsd: float, predict_gsd: float):
 
 def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float | None = None,
                 min_area_m2: float | None = None, seed_level: float | None = None,
-                gsd_m: float | None = None) -> dict:
+                gsd_m: float | None = None, seed_step: float | None = None) -> dict:
     """SpaceNet counts, fused-rate terms, pixel counts and seconds for one whole labelled scene; ``gsd_m``
     predicts at that ground sample distance instead of the card's."""
     import copy
@@ -266,6 +273,8 @@ def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float |
         predictor.seed_level = seed_level
     if gsd_m is not None:
         predictor.gsd_m = gsd_m
+    if seed_step is not None:
+        predictor.seed_step = seed_step or None
     info = inspect_scene(scene.scene)
     pred, heat = out / (Path(scene.scene).stem + ".pred.geojson"), out / (Path(scene.scene).stem + ".heat.tif")
     if threshold is None:  # the card's, else the synthetic-only card's 0.75 (chosen on synthetic tuning scenes)
@@ -351,9 +360,10 @@ def candidate_setting(args, name: str) -> dict:
     for item in args.setting:
         key, _, value = item.partition("=")
         if key == name:
-            threshold, area, seed, gsd = (value.split(":") + ["", "", ""])[:4]
+            threshold, area, seed, gsd, step = (value.split(":") + ["", "", "", ""])[:5]
             return {"threshold": float(threshold), "min_area_m2": float(area) if area else args.min_area,
-                    "seed_level": float(seed) if seed else None, "gsd_m": float(gsd) if gsd else None}
+                    "seed_level": float(seed) if seed else None, "gsd_m": float(gsd) if gsd else None,
+                    "seed_step": float(step) if step else None}
     return {"threshold": args.threshold, "min_area_m2": args.min_area}
 
 

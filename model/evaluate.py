@@ -161,7 +161,7 @@ def score_model(model_path: str, examples: Sequence) -> dict[str, Any]:
         outputs = predictor.predict_image(ex.image, ex.valid)
         pixel_tp_fp_fn += pixel_counts(outputs["prob"] >= threshold, ex.instances > 0, ex.valid)
         found = vectorize(outputs, PIXELS, threshold, tolerance_m=TOLERANCE_PX, min_area_m2=MIN_AREA_PX,
-                          pixel_size_m=1.0, seed_level=predictor.seed_level)
+                          pixel_size_m=1.0, seed_level=predictor.seed_level, seed_step=predictor.seed_step)
         tile_truths = truth_polygons(ex.instances)
         pairs.append(([(d.polygon, d.score) for d in found], tile_truths))
         preds += [d.polygon for d in found]

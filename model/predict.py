@@ -84,6 +84,8 @@ class Predictor:
         self.min_area_m2 = float(self.card.get("min_area_m2", DEFAULT_MIN_AREA_M2))  # smaller polygons are dropped
         seed = self.card.get("seed_level")
         self.seed_level = float(seed) if seed is not None else None  # separation seeds (None: the head's default)
+        step = self.card.get("seed_step")
+        self.seed_step = float(step) if step else None  # nested seed levels (model.vectorize.nested_seeds)
         self.precision = "float32"  # the compute dtype of the network's layers (model/precision.py)
 
     @classmethod

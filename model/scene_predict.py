@@ -68,6 +68,7 @@ class SceneJob:
     heatmap: bool
     batch: int = DEFAULT_BATCH
     seed_level: float | None = None  # the card's separation seed level (model.vectorize.segment)
+    seed_step: float | None = None  # the card's nested seed step (model.vectorize.nested_seeds)
 
 
 @dataclass
@@ -120,7 +121,7 @@ def finish_block(job: SceneJob, block: Block, outputs: dict[str, np.ndarray]) ->
     if job.heatmap:
         result.heat = _heat_core(outputs, EXTRA_BAND.get(job.head), block)
     smooth = smoothed_separation(outputs)  # seeds and fused flags read the same smoothed map
-    labels = segment(outputs, job.threshold, job.seed_level, smooth)
+    labels = segment(outputs, job.threshold, job.seed_level, smooth, job.seed_step)
     dets = _keep_in_core(labels_to_polygons(labels, outputs["prob"], transform, job.tolerance_m, job.min_area_m2,
                                             pixel_size),
                          core, info.transform)
@@ -338,7 +339,7 @@ def scene_job(info: SceneInfo, predictor: Predictor, threshold: float, tolerance
     return SceneJob(info, predictor.head, predictor.gsd_m, float(threshold), float(tolerance_m),
                     float(predictor.min_area_m2 if min_area_m2 is None else min_area_m2),
                     predictor.tta if tta is None else check_views(tta), heatmap, int(batch),
-                    getattr(predictor, "seed_level", None))
+                    getattr(predictor, "seed_level", None), getattr(predictor, "seed_step", None))
 
 
 def predict_scene(scene_path: str | Path, predictor: Predictor, out_geojson: str | Path,

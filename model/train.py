@@ -301,7 +301,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
 
 
 KEEP_CHOICES = ("best", "last")
-INHERITED_KEYS = ("threshold", "tta", "gsd_m", "min_area_m2", "seed_level")
+INHERITED_KEYS = ("threshold", "tta", "gsd_m", "min_area_m2", "seed_level", "seed_step")
 
 
 def inherited_settings(base_model_path: str | Path | None, base_card: dict[str, Any] | None) -> dict[str, Any]:

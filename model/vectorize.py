@@ -59,19 +59,50 @@ def smoothed_separation(outputs: dict[str, np.ndarray]) -> np.ndarray | None:
     return ndimage.gaussian_filter(outputs[key].astype(np.float32), SEPARATION_SIGMA_PX)
 
 
+def _level_seeds(energy: np.ndarray, mask: np.ndarray, level: float) -> np.ndarray:
+    """Connected blobs of ``energy >= level`` inside ``mask`` with at least ``MIN_SEED_PX`` pixels (int32 ids)."""
+    markers, _ = ndimage.label((energy >= level) & mask)
+    sizes = np.bincount(markers.ravel())
+    markers[sizes[markers] < MIN_SEED_PX] = 0
+    return markers.astype(np.int32)
+
+
+def nested_seeds(energy: np.ndarray, mask: np.ndarray, level: float, step: float) -> np.ndarray:
+    """Seeds at ``level``, where each seed that holds two or more seeds at ``level + step`` is replaced by them,
+    and so on up the levels below 1: buildings whose interiors merge at a low level but part higher up get a seed
+    each, while a faint building keeps its low seed (a coarse component tree, cheaper than h-maxima)."""
+    if step <= 0:
+        raise ValueError(f"the seed step must be positive, got {step}")
+    markers = _level_seeds(energy, mask, level)
+    level += step
+    while level < 1.0 and markers.any():
+        finer = _level_seeds(energy, mask, level)
+        inside = finer > 0
+        parent = np.zeros(int(finer.max()) + 1, np.int64)
+        parent[finer[inside]] = markers[inside]  # a blob at a higher level lies inside one blob of the lower
+        children = np.bincount(parent[1:], minlength=int(markers.max()) + 1)
+        children[0] = 0
+        split = children[markers] >= 2
+        offset = int(markers.max())
+        markers = np.where(split, 0, markers)
+        markers[split & inside] = finer[split & inside] + offset  # ids stay distinct; unused ones are harmless
+        level += step
+    return markers.astype(np.int32)
+
+
 def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray, seed_level: float | None = None,
-           smooth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+           smooth: np.ndarray | None = None, seed_step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(markers int32, energy to flood from high to low) for the outputs the head has; ``seed_level`` overrides
-    the head's ``SEED_LEVEL`` (a model card's "seed_level"), ``smooth`` is ``smoothed_separation(outputs)``
-    when the caller already has it."""
+    the head's ``SEED_LEVEL`` (a model card's "seed_level"), ``seed_step`` (the card's "seed_step") splits seeds
+    at higher levels (``nested_seeds``), ``smooth`` is ``smoothed_separation(outputs)`` when the caller already
+    has it."""
     key = separation_key(outputs)
     if key is not None:
         energy = smoothed_separation(outputs) if smooth is None else smooth
-        seeds = (energy >= (SEED_LEVEL[key] if seed_level is None else seed_level)) & mask
-        markers, _ = ndimage.label(seeds)
-        sizes = np.bincount(markers.ravel())
-        markers[sizes[markers] < MIN_SEED_PX] = 0
-        return markers.astype(np.int32), energy
+        level = SEED_LEVEL[key] if seed_level is None else seed_level
+        if seed_step:
+            return nested_seeds(energy, mask, level, seed_step), energy
+        return _level_seeds(energy, mask, level), energy
     energy = ndimage.distance_transform_edt(mask).astype(np.float32)
     peaks = h_maxima(ndimage.gaussian_filter(energy, 1.0), BINARY_PEAK_H) > 0  # plateaus and ridges: one seed
     markers, _ = ndimage.label(peaks & mask)
@@ -79,13 +110,14 @@ def _seeds(outputs: dict[str, np.ndarray], mask: np.ndarray, seed_level: float |
 
 
 def segment(outputs: dict[str, np.ndarray], threshold: float = DEFAULT_THRESHOLD,
-            seed_level: float | None = None, smooth: np.ndarray | None = None) -> np.ndarray:
+            seed_level: float | None = None, smooth: np.ndarray | None = None,
+            seed_step: float | None = None) -> np.ndarray:
     """int32 label image: one id per separated building (0 background). ``smooth``: ``smoothed_separation``'s
-    map when the caller has it already (it is not recomputed)."""
+    map when the caller has it already (it is not recomputed); ``seed_step``: see ``nested_seeds``."""
     mask = outputs["prob"] >= threshold
     if not mask.any():
         return np.zeros(mask.shape, np.int32)
-    markers, energy = _seeds(outputs, mask, seed_level, smooth)
+    markers, energy = _seeds(outputs, mask, seed_level, smooth, seed_step)
     labels, parts, seeds_per_part = _flood_parts(energy, markers, mask)
     seedless = seeds_per_part == 0  # blobs that got no seed become buildings as well, numbered after the seeded ones
     seedless[0] = False
@@ -170,9 +202,9 @@ def labels_to_polygons(labels: np.ndarray, prob: np.ndarray, transform: Sequence
 def vectorize(outputs: dict[str, np.ndarray], transform: Sequence[float] | Affine,
               threshold: float = DEFAULT_THRESHOLD, tolerance_m: float = DEFAULT_TOLERANCE_M,
               min_area_m2: float = DEFAULT_MIN_AREA_M2, pixel_size_m: float | None = None,
-              seed_level: float | None = None) -> list[Detection]:
+              seed_level: float | None = None, seed_step: float | None = None) -> list[Detection]:
     """Building polygons (scene CRS) from one tile's output maps and the tile's affine transform."""
-    labels = segment(outputs, threshold, seed_level)
+    labels = segment(outputs, threshold, seed_level, seed_step=seed_step)
     return labels_to_polygons(labels, outputs["prob"], transform, tolerance_m, min_area_m2, pixel_size_m)
 
 

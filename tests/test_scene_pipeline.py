@@ -119,18 +119,19 @@ def test_outputs_are_refused_before_work_and_left_whole_on_failure(tmp_path, pre
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.geojson"]
 
 
-def test_the_cards_seed_level_reaches_every_block(predictor, scene):
-    """A card's "seed_level" (chosen by bench_real tune) is what scene prediction separates buildings with; a card
-    without one leaves the head's default."""
+def test_the_cards_seed_level_and_step_reach_every_block(predictor, scene):
+    """A card's "seed_level" and "seed_step" (chosen by bench_real tune) are what scene prediction separates
+    buildings with; a card without them leaves the head's default."""
     from geo.raster import inspect_scene
     from model.predict import Predictor
     from model.scene_predict import scene_job
 
     info = inspect_scene(scene)
-    tuned = Predictor(predictor.model, predictor.head, predictor.bands, card={"seed_level": 0.5})
-    assert scene_job(info, tuned, 0.5, 0.5, None, None, False).seed_level == 0.5
-    assert scene_job(info, Predictor(predictor.model, predictor.head, predictor.bands), 0.5, 0.5, None, None,
-                     False).seed_level is None
+    tuned = Predictor(predictor.model, predictor.head, predictor.bands, card={"seed_level": 0.5, "seed_step": 0.1})
+    job = scene_job(info, tuned, 0.5, 0.5, None, None, False)
+    assert (job.seed_level, job.seed_step) == (0.5, 0.1)
+    plain = scene_job(info, Predictor(predictor.model, predictor.head, predictor.bands), 0.5, 0.5, None, None, False)
+    assert (plain.seed_level, plain.seed_step) == (None, None)
 
 
 def test_a_building_two_neighbouring_blocks_both_outline_is_written_once():

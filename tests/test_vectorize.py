@@ -101,6 +101,28 @@ def test_seed_level_decides_whether_two_nearly_split_roofs_come_apart():
     assert len(np.unique(segment(outputs, 0.5, seed_level=0.5))) - 1 == 2
 
 
+def test_nested_seeds_split_roofs_that_part_only_above_the_base_level_and_keep_faint_ones():
+    """Two bright roofs whose interiors merge at 0.3 (a bridge at 0.35) but part at 0.4, and a faint roof at 0.3:
+    one level at 0.3 gives 2 buildings; nested levels from 0.3 in steps of 0.1 give all 3."""
+    from model.vectorize import nested_seeds, segment
+
+    prob = np.zeros((40, 110), np.float32)
+    prob[8:32, 4:76] = prob[8:32, 84:106] = 0.95
+    interior = np.zeros_like(prob)
+    interior[12:28, 8:38] = interior[12:28, 42:72] = 0.7
+    interior[18:22, 38:42] = 0.35  # the two roofs' interiors touch here
+    interior[12:28, 88:102] = 0.32  # a faint roof: its seed exists only at the base level
+    outputs = {"prob": prob, "interior": interior}
+    assert len(np.unique(segment(outputs, 0.5, seed_level=0.3))) - 1 == 2
+    labels = segment(outputs, 0.5, seed_level=0.3, seed_step=0.1)
+    assert len(np.unique(labels)) - 1 == 3
+    assert labels[20, 20] != labels[20, 60] and labels[20, 95] not in (0, labels[20, 20], labels[20, 60])
+    seeds = nested_seeds(interior, prob > 0.5, 0.3, 0.1)
+    assert len(np.unique(seeds[seeds > 0])) == 3
+    with pytest.raises(ValueError, match="step must be positive"):
+        nested_seeds(interior, prob > 0.5, 0.3, 0.0)
+
+
 def test_flooding_each_part_of_the_mask_gives_the_whole_image_watershed_labels():
     from scipy import ndimage
     from skimage.segmentation import watershed
