@@ -12,12 +12,13 @@ Manifest (paths relative to a root folder given when loading it)::
     ]}
 
 ``label_mask`` is [text in the scene's file name, its replacement] naming each scene's mask;
-``"labels_by_folder": true`` takes the one GeoJSON / GeoPackage beside each scene.
+``"labels_by_folder": true`` takes the one GeoJSON / GeoPackage beside each scene; ``"align_labels": true`` moves
+each scene's labels onto its roofs when they sit measurably off them (geo/registration.py).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from errors import UserError
@@ -31,6 +32,7 @@ class LabelSource:
     path: str
     where: str | None = None
     mask: bool = False
+    align: bool = False  # move the labels onto the scene's roofs (geo.registration) wherever they are read
 
     def read(self, scene_crs: str, crs_override: str | None = None) -> LabelSet:
         """The building polygons in ``scene_crs`` (``crs_override``: the CRS of vector coordinates that name none)."""
@@ -49,6 +51,11 @@ class LabelledScene:
 class Place:
     name: str
     scenes: list[LabelledScene] = field(default_factory=list)
+
+
+def aligned(place: Place) -> Place:
+    """The same place with every scene's labels registered to its imagery (``LabelSource.align``)."""
+    return Place(place.name, [LabelledScene(s.scene, replace(s.labels, align=True)) for s in place.scenes])
 
 
 def load_places(manifest: str | Path, root: str | Path, mosaic_dir: str | Path) -> list[Place]:
@@ -75,7 +82,8 @@ def _place(entry: dict, root: Path, mosaic_dir: Path) -> Place:
         scenes = sorted(p for pattern in entry["scenes"] for p in root.glob(pattern))
     if not scenes:
         raise UserError(f"place '{name}' has no scenes under '{root}'; check the manifest's paths")
-    return Place(name, [LabelledScene(str(s), _labels_for(entry, root, Path(s))) for s in scenes])
+    place = Place(name, [LabelledScene(str(s), _labels_for(entry, root, Path(s))) for s in scenes])
+    return aligned(place) if entry.get("align_labels") else place
 
 
 def _labels_for(entry: dict, root: Path, scene: Path) -> LabelSource:

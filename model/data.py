@@ -8,6 +8,7 @@ Packed target layout per head (last axis), so one Keras loss sees targets and pi
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from scipy import ndimage
 from errors import UserError
 from geo.sources import LabelSource, Place
 from model.targets import binary_mask, border_classes, distance_target
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PATCH = 256
 
@@ -157,6 +160,11 @@ def scene_examples(tif: Path, labels: Path | LabelSource, tile_size: int = 512, 
     source = labels if isinstance(labels, LabelSource) else LabelSource(str(labels))
     info = inspect_scene(tif)
     polygons = [p.geometry for p in source.read(info.crs).polygons]
+    if source.align:
+        from geo.registration import register
+
+        polygons, shift = register(tif, polygons)
+        log.info("%s: %s", Path(tif).name, shift.describe())
     native_tile = tile_size if not gsd_m else max(32, round(tile_size * gsd_m / info.pixel_size_m))
     examples = []
     for col, row, w, h in tile_windows(info.width, info.height, native_tile, 0):

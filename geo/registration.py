@@ -1,0 +1,132 @@
+"""Label registration: find how far a scene's building labels sit off the roofs in its imagery, and move them.
+
+Labels traced on other imagery (OpenStreetMap on a different mosaic, footprints derived from another provider's
+photos) are often shifted by a few metres against the scene a user brings. The shift is measured from the image
+alone: roof outlines are edges, so the mean image gradient along the label outlines peaks when the outlines are
+moved onto the roofs. The scene is read at ``GSD_M`` per pixel in windows; every window's gradient along the
+outlines, shifted by each offset up to ``max_shift_m``, is pooled; the best offset is kept only when it beats the
+labels where they are by ``MIN_GAIN`` (otherwise the labels are left alone).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+from scipy import ndimage
+from shapely.affinity import translate
+from shapely.geometry.base import BaseGeometry
+
+GSD_M = 0.5  # metres per pixel the shift is measured at (offsets come in steps of this)
+MAX_SHIFT_M = 5.0
+MIN_GAIN = 1.10  # the shifted outlines must lie on 10% stronger edges than the labels where they are
+MIN_OUTLINE_PX = 1000  # fewer outline pixels than this: too little to measure, no shift
+WINDOW_PX = 1024  # window side at GSD_M
+
+
+@dataclass(frozen=True)
+class LabelShift:
+    """How far to move the labels: east and north in metres (as pixels at ``GSD_M``: right and down)."""
+
+    east_m: float
+    north_m: float
+    gain: float  # edge strength along the moved outlines / along the outlines where they were
+    outline_px: int  # the outline pixels the figure rests on
+    applied: bool  # False: under MIN_GAIN or too few outline pixels, the labels stay where they are
+
+    @property
+    def distance_m(self) -> float:
+        return float(np.hypot(self.east_m, self.north_m))
+
+    def describe(self) -> str:
+        if not self.applied:
+            why = (f"only {self.outline_px} outline px, under {MIN_OUTLINE_PX}" if self.outline_px < MIN_OUTLINE_PX
+                   else f"edge gain {self.gain:.2f} under {MIN_GAIN:.2f}")
+            return f"labels kept in place (best shift {self.distance_m:.1f} m; {why})"
+        return (f"labels moved {self.east_m:+.1f} m east, {self.north_m:+.1f} m north (edges along them "
+                f"{(self.gain - 1) * 100:.0f}% stronger, {self.outline_px} outline px)")
+
+
+def edge_strength(image: np.ndarray) -> np.ndarray:
+    """float HxW: gradient magnitude of the band mean, smoothed by a 1 px Gaussian."""
+    gray = ndimage.gaussian_filter(np.asarray(image, np.float32).mean(axis=-1), 1.0)
+    return np.hypot(ndimage.sobel(gray, 0), ndimage.sobel(gray, 1))
+
+
+def shift_surface(image: np.ndarray, instances: np.ndarray, valid: np.ndarray,
+                  radius_px: int) -> tuple[np.ndarray, int]:
+    """(surface, n): ``surface[dy + r, dx + r]`` is the mean edge strength (relative to the window's mean) along the
+    outlines moved dx px right and dy px down, times n, the outline pixels at least ``radius_px`` from the edge."""
+    r, size = radius_px, 2 * radius_px + 1
+    instances = np.asarray(instances)
+    outline = (ndimage.maximum_filter(instances, 3) != ndimage.minimum_filter(instances, 3)) & valid
+    outline[:r], outline[-r:], outline[:, :r], outline[:, -r:] = False, False, False, False
+    ys, xs = np.nonzero(outline)
+    if len(ys) == 0 or not valid.any():
+        return np.zeros((size, size)), 0
+    grad = edge_strength(image)
+    grad = grad / (grad[valid].mean() + 1e-9)
+    surface = np.array([[grad[ys + dy, xs + dx].sum() for dx in range(-r, r + 1)] for dy in range(-r, r + 1)])
+    return surface, len(ys)
+
+
+def best_shift(surface: np.ndarray, outline_px: int, gsd_m: float = GSD_M,
+               min_gain: float = MIN_GAIN) -> LabelShift:
+    """The offset at the surface's peak, in metres east and north; applied only when it clears ``min_gain``."""
+    r = surface.shape[0] // 2
+    if outline_px == 0 or surface[r, r] <= 0:
+        return LabelShift(0.0, 0.0, 1.0, outline_px, False)
+    dy, dx = np.unravel_index(int(surface.argmax()), surface.shape)
+    gain = float(surface[dy, dx] / surface[r, r])
+    applied = gain >= min_gain and outline_px >= MIN_OUTLINE_PX
+    return LabelShift(float((dx - r) * gsd_m), float(-(dy - r) * gsd_m), gain, outline_px, applied)
+
+
+def measure_shift(scene: str | Path, polygons: Sequence[BaseGeometry], max_shift_m: float = MAX_SHIFT_M,
+                  min_gain: float = MIN_GAIN, info=None) -> LabelShift:
+    """How far ``polygons`` (in the scene's CRS) sit off the roofs of ``scene``, read at ``GSD_M`` in windows
+    (``info``: the scene's ``inspect_scene``, when the caller has it)."""
+    from geo.raster import inspect_scene, model_grid, read_window, resampled_transform, tile_windows, \
+        window_transform
+    from geo.rasterize import rasterize_instances
+
+    info = info or inspect_scene(scene)
+    radius = max(1, int(round(max_shift_m / GSD_M)))
+    native = max(32, round(WINDOW_PX * GSD_M / info.pixel_size_m))
+    total, count = np.zeros((2 * radius + 1,) * 2), 0
+    for col, row, w, h in tile_windows(info.width, info.height, native, 0):
+        grid = model_grid(w, h, info.pixel_size_m, GSD_M)
+        if min(grid) <= 2 * radius + 2:
+            continue
+        transform = resampled_transform(window_transform(info.transform, col, row), w, h, grid)
+        instances = rasterize_instances(polygons, transform, grid)
+        if not instances.any():
+            continue
+        image, valid = read_window(scene, col, row, w, h, info.band_stats, info.nodata, out_shape=grid)
+        surface, n = shift_surface(image, instances, valid, radius)
+        total, count = total + surface, count + n
+    return best_shift(total, count, GSD_M, min_gain)
+
+
+def moved(polygons: Sequence[BaseGeometry], shift: LabelShift, scene_transform: Sequence[float] | Affine,
+          scene_pixel_m: float) -> list[BaseGeometry]:
+    """``polygons`` moved by ``shift`` (nothing moves when it is not applied), in the scene CRS's units: the shift
+    in scene pixels mapped through the scene's transform, so it follows the raster's own axes."""
+    if not shift.applied:
+        return list(polygons)
+    t = Affine(*tuple(scene_transform)[:6])
+    cols, rows = shift.east_m / scene_pixel_m, -shift.north_m / scene_pixel_m
+    dx, dy = t.a * cols + t.b * rows, t.d * cols + t.e * rows
+    return [translate(p, dx, dy) for p in polygons]
+
+
+def register(scene: str | Path, polygons: Sequence[BaseGeometry]) -> tuple[list[BaseGeometry], LabelShift]:
+    """``polygons`` (in the scene's CRS) moved onto the scene's roofs when they sit measurably off them, and the
+    shift that was measured."""
+    from geo.raster import inspect_scene
+
+    info = inspect_scene(scene)
+    shift = measure_shift(scene, polygons, info=info)
+    return moved(polygons, shift, info.transform, info.pixel_size_m), shift

@@ -1,0 +1,95 @@
+"""Label registration (geo/registration.py): labels traced a few metres off the roofs are measured and moved back."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from shapely.affinity import translate
+from shapely.geometry import box, mapping
+
+from geo.raster import write_geotiff
+from geo.registration import MIN_GAIN, measure_shift, register
+from geo.sources import LabelSource, load_places
+from model.data import scene_examples
+
+PIXEL_M = 0.25  # the scene's own resolution: registration reads it at 0.5 m
+ORIGIN = (500_000.0, 4_200_000.0)  # UTM 33N
+
+
+def roofs_scene(tmp_path, n: int = 40, side: int = 960, seed: int = 3):
+    """A GeoTIFF of ``n`` flat roofs (bright or dark) on textured ground, and the roofs' true polygons."""
+    rng = np.random.default_rng(seed)
+    image = rng.normal(110, 12, (side, side)).astype(np.float32)
+    image = (image + np.linspace(0, 30, side)[None, :])  # a gentle gradient: edges come from the roofs alone
+    roofs, taken = [], np.zeros((side, side), bool)
+    while len(roofs) < n:
+        w, h = rng.integers(32, 72, 2)
+        col, row = rng.integers(40, side - 40 - 72, 2)
+        if taken[row - 12:row + h + 12, col - 12:col + w + 12].any():
+            continue
+        taken[row:row + h, col:col + w] = True
+        image[row:row + h, col:col + w] = rng.choice([40.0, 200.0]) + rng.normal(0, 6, (h, w))
+        x0, y1 = ORIGIN[0] + col * PIXEL_M, ORIGIN[1] - row * PIXEL_M
+        roofs.append(box(x0, y1 - h * PIXEL_M, x0 + w * PIXEL_M, y1))
+    rgb = np.clip(np.stack([image, image * 0.95, image * 0.9]), 0, 255).astype(np.uint8)
+    tif = write_geotiff(tmp_path / "roofs.tif", rgb, "EPSG:32633", (PIXEL_M, 0, ORIGIN[0], 0, -PIXEL_M, ORIGIN[1]))
+    return tif, roofs
+
+
+def write_labels(path, polygons) -> str:
+    features = [{"type": "Feature", "properties": {}, "geometry": mapping(p)} for p in polygons]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features,
+                                "crs": {"type": "name", "properties": {"name": "EPSG:32633"}}}))
+    return str(path)
+
+
+def mean_iou(a, b) -> float:
+    return float(np.mean([p.intersection(q).area / p.union(q).area for p, q in zip(a, b)]))
+
+
+def test_labels_traced_off_the_roofs_are_measured_and_moved_back_onto_them(tmp_path):
+    tif, roofs = roofs_scene(tmp_path)
+    off = [translate(r, -2.0, 1.5) for r in roofs]  # traced 2 m west and 1.5 m north of the roofs
+    shift = measure_shift(tif, off)
+    assert shift.applied and (shift.east_m, shift.north_m) == (2.0, -1.5), shift
+    assert shift.gain >= MIN_GAIN
+    back, _ = register(tif, off)
+    assert mean_iou(off, roofs) < 0.6 < 0.95 < mean_iou(back, roofs)
+
+
+def test_labels_on_the_roofs_stay_where_they_are(tmp_path):
+    tif, roofs = roofs_scene(tmp_path)
+    shift = measure_shift(tif, roofs)
+    assert not shift.applied and shift.distance_m == 0.0, shift
+    assert register(tif, roofs)[0] == roofs
+    assert "kept in place" in shift.describe()
+
+
+def test_too_few_outline_pixels_are_not_enough_to_move_labels(tmp_path):
+    tif, roofs = roofs_scene(tmp_path, n=1)
+    shift = measure_shift(tif, [translate(roofs[0], -2.0, 1.5)])
+    assert not shift.applied and "outline px" in shift.describe()
+
+
+def test_training_tiles_and_manifests_can_register_labels(tmp_path):
+    tif, roofs = roofs_scene(tmp_path)
+    labels = write_labels(tmp_path / "labels.geojson", [translate(r, -2.0, 1.5) for r in roofs])
+    truth = write_labels(tmp_path / "truth.geojson", roofs)
+    as_published, registered, right = (scene_examples(tif, source, 512, 3, 0.5)[0].instances > 0 for source in
+                                       (LabelSource(labels), LabelSource(labels, align=True), LabelSource(truth)))
+    iou = lambda a, b: (a & b).sum() / (a | b).sum()  # noqa: E731
+    assert iou(as_published, right) < 0.6 and iou(registered, right) > 0.9
+    manifest = tmp_path / "places.json"
+    manifest.write_text(json.dumps({"places": [{"name": "roofs", "scenes": ["roofs.tif"], "labels": "labels.geojson",
+                                                "align_labels": True}]}))
+    (place,) = load_places(manifest, tmp_path, tmp_path / "mosaics")
+    assert place.scenes[0].labels.align
+
+
+def test_a_larger_offset_inside_the_search_radius_is_found_and_one_beyond_it_is_not_moved(tmp_path):
+    tif, roofs = roofs_scene(tmp_path)
+    far = [translate(r, -4.0, 0.0) for r in roofs]
+    found = measure_shift(tif, far)
+    assert found.applied and (found.east_m, found.north_m) == (4.0, 0.0), found
+    beyond = measure_shift(tif, far, max_shift_m=1.0)  # roofs 4 m away: no offset within 1 m lines the edges up
+    assert not beyond.applied, beyond
