@@ -125,14 +125,19 @@ def queue_prediction(project_id: int, summary: dict[str, Any], *, actor: Actor |
 
 
 def add_scenes(project: str, scenes: Sequence[str | Path], labels: str | Path | None, tile_size: int,
-               predict: bool, progress: Progress, *, actor: Actor | None) -> dict[str, Any]:
-    """Ingest scenes into the project (labels optional); with ``predict`` queue a background job that predicts
-    the new tiles with the active model (its id in summary["predict_job"]). Nothing is predicted here.
+               predict: bool, progress: Progress, *, actor: Actor | None, align_labels: bool = False) -> dict[str, Any]:
+    """Ingest scenes into the project (labels optional; ``align_labels`` moves them onto each scene's roofs when
+    they sit measurably off them); with ``predict`` queue a background job that predicts the new tiles with the
+    active model (its id in summary["predict_job"]). Nothing is predicted here.
     Administrators only: ``actor`` is checked before any upload or scene is touched."""
+    from geo.sources import LabelSource
+
     require_admin(actor, "add scenes")
     if not scenes:
         raise UserError("no scene given; type server paths (one per line) or upload GeoTIFF files")
-    summary = ingest(list(scenes), labels or None, project=project, tile_size=int(tile_size),
+    if align_labels and labels:
+        labels = LabelSource(str(labels), align=True)
+    summary = ingest(list(scenes), [labels] if labels else None, project=project, tile_size=int(tile_size),
                      progress=progress, actor=actor)
     if predict:
         summary["predict_job"] = queue_prediction(int(summary["project_id"]), summary, actor=actor)
@@ -143,6 +148,11 @@ def add_scenes(project: str, scenes: Sequence[str | Path], labels: str | Path | 
 def added_message(summary: dict[str, Any]) -> str:
     """The flash message after adding scenes: what was ingested and where the prediction can be watched."""
     text = f"added {summary['scenes']} scene(s): {summary['tiles']} new tiles, {summary['labels']} labels"
+    moved = [s for s in summary.get("label_shifts", []) if s["moved"]]
+    if "label_shifts" in summary:
+        text += (f"; labels moved onto the imagery in {len(moved)} of {len(summary['label_shifts'])} scene(s)"
+                 + "".join(f" ({Path(s['scene']).name}: {s['east_m']:+.1f} m east, {s['north_m']:+.1f} m north)"
+                           for s in moved[:3]))
     if "predict_job" not in summary:
         return text
     if summary["predict_job"] is None:

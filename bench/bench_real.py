@@ -313,11 +313,10 @@ def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float |
     row = scene_counts(proposals, truths, info, valid, heat, threshold)
     row.update(mpix=info.width * info.height / 1e6, seconds=seconds)
     if registered:
-        from geo.registration import moved, measure_shift
+        from geo.registration import register
 
-        shift = measure_shift(scene.scene, truths, info=info)
-        row["registered"] = {**scene_counts(proposals, moved(truths, shift, info.transform, info.pixel_size_m), info,
-                                            valid, heat, threshold), "mpix": row["mpix"], "seconds": seconds}
+        row["registered"] = {**scene_counts(proposals, register(scene.scene, truths, info=info)[0], info, valid, heat,
+                                            threshold), "mpix": row["mpix"], "seconds": seconds}
     return row
 
 

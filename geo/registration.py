@@ -122,11 +122,11 @@ def moved(polygons: Sequence[BaseGeometry], shift: LabelShift, scene_transform: 
     return [translate(p, dx, dy) for p in polygons]
 
 
-def register(scene: str | Path, polygons: Sequence[BaseGeometry]) -> tuple[list[BaseGeometry], LabelShift]:
+def register(scene: str | Path, polygons: Sequence[BaseGeometry], info=None) -> tuple[list[BaseGeometry], LabelShift]:
     """``polygons`` (in the scene's CRS) moved onto the scene's roofs when they sit measurably off them, and the
-    shift that was measured."""
+    shift that was measured (``info``: the scene's ``inspect_scene``, when the caller has it)."""
     from geo.raster import inspect_scene
 
-    info = inspect_scene(scene)
+    info = info or inspect_scene(scene)
     shift = measure_shift(scene, polygons, info=info)
     return moved(polygons, shift, info.transform, info.pixel_size_m), shift

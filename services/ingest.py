@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -226,11 +226,15 @@ def plan_ingest(
         tiles, skipped = scan_tiles(info, tile_size, overlap, sub)
         layout = set(tile_windows(info.width, info.height, tile_size, overlap))
         plans.append(ScenePlan(info, tiles, skipped, layout=layout))
-    stats: dict[str, Any] = {"rejected": [], "repaired": 0}
+    stats: dict[str, Any] = {"rejected": [], "repaired": 0, "label_shifts": []}
     groups: dict[str, list[tuple[ScenePlan, LabelSet]]] = {}
     for plan, label_set in zip(plans, label_sets):
         if label_set is None:
             continue
+        if label_set.shift is not None:
+            stats["label_shifts"].append({"scene": plan.info.path, "east_m": label_set.shift.east_m,
+                                          "north_m": label_set.shift.north_m, "gain": round(label_set.shift.gain, 3),
+                                          "moved": label_set.shift.applied, "why": label_set.shift.describe()})
         plan.labels_name = Path(label_set.path).name
         assign_labels(plan, label_set, tile_size, overlap)
         groups.setdefault(label_set.path, []).append((plan, label_set))
@@ -253,8 +257,19 @@ def _read_label_sets(
         label_set = None if source is None else source.read(info.crs, labels_crs)
         if label_set is not None:
             check_labels(label_set, skip_invalid)
+            if source.align:
+                label_set = registered(info, label_set)
         sets.append(label_set)
     return sets
+
+
+def registered(info: SceneInfo, label_set: LabelSet) -> LabelSet:
+    """``label_set`` moved onto the scene's roofs when its outlines sit measurably off them (geo/registration.py)."""
+    from geo.registration import register
+
+    geometries, shift = register(info.path, [p.geometry for p in label_set.polygons], info=info)
+    polygons = [replace(p, geometry=g) for p, g in zip(label_set.polygons, geometries)]
+    return replace(label_set, polygons=polygons, shift=shift)
 
 
 # ---------------------------------------------------------------- phase 2: one transaction
@@ -441,4 +456,5 @@ def _summary(
         "skipped": skipped,
         "repaired": label_stats["repaired"],
         "rejected": label_stats["rejected"][:50],
+        **({"label_shifts": label_stats["label_shifts"]} if label_stats["label_shifts"] else {}),
     }

@@ -93,3 +93,48 @@ def test_a_larger_offset_inside_the_search_radius_is_found_and_one_beyond_it_is_
     assert found.applied and (found.east_m, found.north_m) == (4.0, 0.0), found
     beyond = measure_shift(tif, far, max_shift_m=1.0)  # roofs 4 m away: no offset within 1 m lines the edges up
     assert not beyond.applied, beyond
+
+
+def test_ingest_align_labels_stores_the_labels_on_the_roofs_and_reports_the_shift(data_home, tmp_path, capsys):
+    from sqlalchemy import select
+
+    from cli.main import main
+    from db.schema import Footprint
+    from db.session import transaction
+    from geo.vector import geometry_from_json, reproject
+
+    tif, roofs = roofs_scene(tmp_path)
+    labels = write_labels(tmp_path / "osm.geojson", [translate(r, -2.0, 1.5) for r in roofs])
+    assert main(["ingest", str(tif), "--labels", labels, "--align-labels", "--project", "p", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    (shift,) = summary["label_shifts"]
+    assert shift["moved"] and (shift["east_m"], shift["north_m"]) == (2.0, -1.5), shift
+    with transaction() as session:
+        stored = [reproject(geometry_from_json(g), "EPSG:4326", "EPSG:32633")
+                  for g in session.scalars(select(Footprint.geometry))]
+    assert len(stored) == len(roofs)
+    best = [max(r.intersection(s).area / r.union(s).area for s in stored) for r in roofs]
+    assert min(best) > 0.9
+
+
+def test_align_labels_without_labels_is_refused_with_a_one_line_reason(data_home, tmp_path, capsys):
+    from cli.main import main
+
+    tif, _ = roofs_scene(tmp_path, n=2)
+    assert main(["ingest", str(tif), "--align-labels", "--json"]) == 2
+    assert "--align-labels" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_projects_page_adds_scenes_with_labels_moved_and_says_so(data_home, tmp_path):
+    from app.scene_ops import add_scenes, added_message
+    from services.authz import SYSTEM
+
+    tif, roofs = roofs_scene(tmp_path)
+    labels = write_labels(tmp_path / "osm.geojson", [translate(r, -2.0, 1.5) for r in roofs])
+    result = add_scenes("city", [tif], labels, 512, predict=False, progress=lambda f, m="": None, actor=SYSTEM,
+                        align_labels=True)
+    assert result["labels"] == len(roofs)
+    assert "labels moved onto the imagery in 1 of 1 scene(s) (roofs.tif: +2.0 m east, -1.5 m north)" in \
+        added_message(result)
+    plain = add_scenes("plain", [tif], labels, 512, predict=False, progress=lambda f, m="": None, actor=SYSTEM)
+    assert "label_shifts" not in plain and "moved" not in added_message(plain)

@@ -44,6 +44,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "or once per scene in the same order",
     )
     parser.add_argument(
+        "--align-labels", action="store_true",
+        help="move each scene's labels onto its roofs when they sit measurably off them (labels traced on other "
+        "imagery, e.g. OpenStreetMap or published footprints; the shift is measured from the image and reported)",
+    )
+    parser.add_argument(
         "--project", default="default", help="project name (created when new; default 'default')"
     )
     parser.add_argument(
@@ -70,10 +75,12 @@ def label_sources(args: argparse.Namespace) -> list | None:
         raise UserError("give --labels or --label-mask, not both")
     if args.labels_where and not args.labels:
         raise UserError("--labels-where filters --labels; give the label file with --labels")
+    if args.align_labels and not (args.labels or args.label_mask):
+        raise UserError("--align-labels moves labels onto the imagery; give them with --labels or --label-mask")
     if args.label_mask:
-        return [LabelSource(str(path), mask=True) for path in args.label_mask]
+        return [LabelSource(str(path), mask=True, align=args.align_labels) for path in args.label_mask]
     if args.labels:
-        return [LabelSource(str(path), where=args.labels_where) for path in args.labels]
+        return [LabelSource(str(path), where=args.labels_where, align=args.align_labels) for path in args.labels]
     return None
 
 
