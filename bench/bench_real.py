@@ -60,10 +60,11 @@ CANDIDATES = {
     # models predicting at 0.4 m helped the dense drone places
     "balanced-g04": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
                      "gsd": 0.4},
-    # balanced-g04 with every scene's labels registered to its imagery first (geo/registration.py: moved onto the
-    # roofs where they sit measurably off them; only Joplin's four scenes move, by 1.8-2.9 m); run with --epochs 16
-    "balanced-g04-aligned": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
-                             "gsd": 0.4, "align": True},
+    # balanced's recipe (run with --epochs 24) with every scene's labels registered to its imagery first
+    # (geo/registration.py: moved onto the roofs where they sit measurably off them; Joplin's four scenes move, by
+    # 1.8-2.9 m, no other scene moves)
+    "balanced-aligned": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
+                         "align": True},
     # VGG16's ImageNet filters at full width, frozen, under the light decoder trained from scratch (preset
     # vgg-light; run with --epochs 16 --vgg FILE.npz from `footprints weights import-vgg16`)
     "vgg-frozen": {"init": "vgg16:{vgg}", "base": None, "lr": 1e-3, "precision": "bfloat16", "balance": True,
