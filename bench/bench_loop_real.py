@@ -40,30 +40,42 @@ def main() -> None:
     parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area in m2")
     parser.add_argument("--seed-level", type=float, default=None, help="... and this seed level (border head)")
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument("--align-labels", action="store_true",
+                        help="the reviewed labels are registered to their imagery at ingest (`ingest --align-labels`), "
+                             "and the scored half is scored against its labels registered too (as well as published)")
     args = parser.parse_args()
     home = args.keep or Path(tempfile.mkdtemp(prefix="bench-loop-real-"))
     os.environ["FOOTPRINTS_HOME"], os.environ["DATABASE_URL"] = str(home), f"sqlite:///{home / 'footprints.db'}"
 
     from bench_real import MANIFEST, fold_model, score_scene, place_scores
-    from geo.sources import load_places
+    from geo.sources import aligned, load_places
 
     place = next(p for p in load_places(MANIFEST, Path(args.root), home / "mosaics") if p.name == args.place)
+    place = aligned(place) if args.align_labels else place
     if len(place.scenes) < 2:
         sys.exit(f"place '{args.place}' has {len(place.scenes)} scene; the loop needs at least 2")
     half = len(place.scenes) // 2
     reviewed, held = place.scenes[:half], place.scenes[half:]
     base = fold_model(Path(args.runs), args.candidate, place.name)
     tuned = {"threshold": args.threshold, "min_area_m2": args.min_area, "seed_level": args.seed_level}
-    before = place_scores([score_scene(base, s, _work(home, "before"), 1, **tuned) for s in held])
+    before_rows = [score_scene(base, s, _work(home, "before"), 1, registered=args.align_labels, **tuned) for s in held]
     started = time.monotonic()
     version_path, job = fine_tune(reviewed, base, args.epochs, args.learning_rate)
-    after = place_scores([score_scene(Path(version_path), s, _work(home, "after"), 1, **tuned) for s in held])
+    after_rows = [score_scene(Path(version_path), s, _work(home, "after"), 1, registered=args.align_labels, **tuned)
+                  for s in held]
+    before, after = place_scores(before_rows), place_scores(after_rows)
+    registered = {}
+    if args.align_labels:
+        reg_before, reg_after = (place_scores([r["registered"] for r in rows]) for rows in (before_rows, after_rows))
+        registered = {"registered_truth": {"before": _brief(reg_before), "after": _brief(reg_after),
+                                           "f1_change": round(reg_after["f1"] - reg_before["f1"], 3)}}
     print(json.dumps({"place": place.name, "candidate": args.candidate, **tuned,
                       "learning_rate": args.learning_rate, "keep": os.environ.get("FOOTPRINTS_FINE_TUNE_KEEP"),
                       "reviewed_scenes": [Path(s.scene).name for s in reviewed],
                       "scored_scenes": [Path(s.scene).name for s in held], "buildings_scored": before["buildings"],
                       "before": _brief(before), "after": _brief(after), "f1_change": round(after["f1"] - before["f1"], 3),
-                      "fine_tune_minutes": round((time.monotonic() - started) / 60, 1), "job": job}, indent=1))
+                      **registered, "fine_tune_minutes": round((time.monotonic() - started) / 60, 1), "job": job},
+                     indent=1))
 
 
 def _work(home: Path, name: str) -> Path:
