@@ -201,11 +201,13 @@ def folder_pairs(folder: Path) -> list[tuple[Path, Path]]:
 
 
 def folder_examples(folder: Path, tile_size: int = 512, bands: int = 3, workers: int = 4,
-                    gsd_m: float | None = None) -> list[TrainingExample]:
-    """Examples from every labelled scene of a folder, scenes read in parallel threads."""
+                    gsd_m: float | None = None, align: bool = False) -> list[TrainingExample]:
+    """Examples from every labelled scene of a folder, scenes read in parallel threads (``align``: each scene's
+    labels registered to its imagery first, see geo/registration.py)."""
     pairs = folder_pairs(folder)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        chunks = pool.map(lambda pair: scene_examples(pair[0], pair[1], tile_size, bands, gsd_m), pairs)
+        chunks = pool.map(lambda pair: scene_examples(pair[0], LabelSource(str(pair[1]), align=align), tile_size,
+                                                      bands, gsd_m), pairs)
         return [ex for chunk in chunks for ex in chunk]
 
 

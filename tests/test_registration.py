@@ -138,3 +138,17 @@ def test_projects_page_adds_scenes_with_labels_moved_and_says_so(data_home, tmp_
         added_message(result)
     plain = add_scenes("plain", [tif], labels, 512, predict=False, progress=lambda f, m="": None, actor=SYSTEM)
     assert "label_shifts" not in plain and "moved" not in added_message(plain)
+
+
+def test_train_data_folders_register_labels_and_a_project_is_refused(data_home, tmp_path, capsys):
+    from cli.main import main
+    from model.data import folder_examples
+
+    tif, roofs = roofs_scene(tmp_path)
+    write_labels(tmp_path / "roofs.geojson", [translate(r, -2.0, 1.5) for r in roofs])
+    truth = scene_examples(tif, LabelSource(write_labels(tmp_path / "truth.json", roofs)), 512, 3, 0.5)[0].instances > 0
+    (plain,), (registered,) = (folder_examples(tmp_path, gsd_m=0.5, align=a)[:1] for a in (False, True))
+    iou = lambda a, b: (a & b).sum() / (a | b).sum()  # noqa: E731
+    assert iou(plain.instances > 0, truth) < 0.6 and iou(registered.instances > 0, truth) > 0.9
+    code = main(["train", "--project", "p", "--align-labels", "--out", str(tmp_path / "m"), "--json"])
+    assert code == 2 and "ingest --align-labels" in json.loads(capsys.readouterr().out)["error"]

@@ -25,6 +25,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="a places manifest (e.g. model/weights/places.json) of labelled real imagery")
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"),
                         help="folder the manifest's paths start from (default ../shared/data)")
+    parser.add_argument("--align-labels", action="store_true",
+                        help="--data / --places: move each scene's labels onto its roofs when they sit measurably off "
+                             "them (labels traced on other imagery); a project's labels are registered at ingest")
     parser.add_argument("--exclude", action="append", default=[], help="leave this place of --places out (repeat)")
     parser.add_argument("--balance-places", action="store_true",
                         help="repeat the training tiles of small places (up to 4x) so large places do not drown them")
@@ -89,8 +92,13 @@ def _examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
     if args.places:
         return _place_examples(args)
     if args.data:
-        examples = [ex for folder in args.data for ex in folder_examples(folder, gsd_m=args.gsd)]
-        return examples, {"folders": [str(f) for f in args.data], "tiles": len(examples)}
+        examples = [ex for folder in args.data for ex in folder_examples(folder, gsd_m=args.gsd,
+                                                                         align=args.align_labels)]
+        return examples, {"folders": [str(f) for f in args.data], "tiles": len(examples),
+                          "labels_aligned": args.align_labels}
+    if args.align_labels:
+        raise UserError("--align-labels registers --data or --places labels; a project's labels are registered when "
+                        "they are ingested (footprints ingest --align-labels)")
     from db.queries import project_tiles
     from db.session import transaction
     from db.training_data import tile_examples
@@ -104,16 +112,18 @@ def _examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
 
 
 def _place_examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
-    from geo.sources import load_places
+    from geo.sources import aligned, load_places
     from model.data import place_examples
 
     places = load_places(args.places, args.data_root, args.out / "mosaics")
+    places = [aligned(p) for p in places] if args.align_labels else places
     unknown = set(args.exclude) - {p.name for p in places}
     if unknown:
         raise UserError(f"--exclude names no place of the manifest: {', '.join(sorted(unknown))}")
     kept = [p for p in places if p.name not in args.exclude]
     examples = [ex for place in kept for ex in place_examples(place, gsd_m=args.gsd)]
-    return examples, {"manifest": str(args.places), "places": [p.name for p in kept], "tiles": len(examples)}
+    return examples, {"manifest": str(args.places), "places": [p.name for p in kept], "tiles": len(examples),
+                      "labels_aligned": args.align_labels}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
