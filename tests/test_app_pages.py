@@ -134,3 +134,23 @@ def test_export_page_builds_geopackage_for_the_current_tile(world, tmp_path):
     import geopandas as gpd
     frame = gpd.read_file(path)
     assert len(frame) == 4 and set(frame["status"]) == {"pending"} and frame.crs.to_epsg() == 4326
+
+
+def test_projects_page_moves_labels_traced_off_the_roofs_onto_them(world, data_home):
+    from shapely.affinity import translate
+
+    from test_registration import roofs_scene, write_labels
+
+    folder = import_roots()[0]
+    tif, roofs = roofs_scene(folder)
+    labels = write_labels(folder / "osm.geojson", [translate(r, -2.0, 1.5) for r in roofs])
+    at = app_test("views/projects.py")
+    at.text_area(key="scene_paths").input(str(tif))
+    at.text_input(key="labels_path").input(labels)
+    at.checkbox(key="predict_new").uncheck()
+    assert not at.checkbox(key="align_labels").value  # off by default
+    at.checkbox(key="align_labels").check()
+    button(at, "btn_add_scenes").click().run()
+    assert not at.exception, at.exception
+    message = next(m.value for m in at.success if "added 1 scene" in m.value)
+    assert "labels moved onto the imagery in 1 of 1 scene(s) (roofs.tif: +2.0 m east, -1.5 m north)" in message
