@@ -151,8 +151,7 @@ def added_message(summary: dict[str, Any]) -> str:
     moved = [s for s in summary.get("label_shifts", []) if s["moved"]]
     if "label_shifts" in summary:
         text += (f"; labels moved onto the imagery in {len(moved)} of {len(summary['label_shifts'])} scene(s)"
-                 + "".join(f" ({Path(s['scene']).name}: {s['east_m']:+.1f} m east, {s['north_m']:+.1f} m north)"
-                           for s in moved[:3]))
+                 + "".join(f" ({Path(s['scene']).name}: {s['why']})" for s in moved[:3]))
     if "predict_job" not in summary:
         return text
     if summary["predict_job"] is None:

@@ -43,7 +43,7 @@ class LabelSet:
     polygons: list[LabelPolygon] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)  # {"feature", "reason"}
     repaired: list[dict[str, str]] = field(default_factory=list)
-    shift: Any = None  # the geo.registration.LabelShift measured when the labels were registered to a scene
+    registration: Any = None  # the geo.registration.Registration done when the labels were registered to a scene
 
 
 def load_geojson(path: str | Path) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 Labels traced on other imagery (OpenStreetMap on a different mosaic, footprints derived from another provider's
 photos) are often shifted by a few metres against the scene a user brings. The shift is measured from the image
 alone: roof outlines are edges, so the mean image gradient along the label outlines peaks when the outlines are
-moved onto the roofs. The scene is read at ``GSD_M`` per pixel in windows; every window's gradient along the
-outlines, shifted by each offset up to ``max_shift_m``, is pooled; the best offset is kept only when it beats the
-labels where they are by ``MIN_GAIN`` (otherwise the labels are left alone).
+moved onto the roofs. The scene is read at ``GSD_M`` per pixel in windows of ``WINDOW_PX``; every window's
+gradient along the outlines, shifted by each offset up to ``max_shift_m``, is pooled; the best offset is kept only
+when it beats the labels where they are by ``MIN_GAIN`` (otherwise the labels are left alone) and lies inside the
+search (a peak on its edge may be further out). Labels traced by many people drift by area, so ``register`` also
+lets each window's own offset, where it clears the same bar, move the labels centred in it.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ GSD_M = 0.5  # metres per pixel the shift is measured at (offsets come in steps 
 MAX_SHIFT_M = 5.0
 MIN_GAIN = 1.10  # the shifted outlines must lie on 10% stronger edges than the labels where they are
 MIN_OUTLINE_PX = 1000  # fewer outline pixels than this: too little to measure, no shift
-WINDOW_PX = 1024  # window side at GSD_M
+SCENE_WINDOW_PX = 1024  # window side at GSD_M the scene is read in for its pooled shift
+WINDOW_PX = 512  # window side at GSD_M (256 m) of a window's own shift: the area it moves
 
 
 @dataclass(frozen=True)
@@ -80,22 +83,32 @@ def best_shift(surface: np.ndarray, outline_px: int, gsd_m: float = GSD_M,
         return LabelShift(0.0, 0.0, 1.0, outline_px, False)
     dy, dx = np.unravel_index(int(surface.argmax()), surface.shape)
     gain = float(surface[dy, dx] / surface[r, r])
-    applied = gain >= min_gain and outline_px >= MIN_OUTLINE_PX
+    inside = max(abs(dx - r), abs(dy - r)) < r  # a peak on the search's edge may lie further out: not trusted
+    applied = bool(gain >= min_gain and outline_px >= MIN_OUTLINE_PX and inside)
     return LabelShift(float((dx - r) * gsd_m), float(-(dy - r) * gsd_m), gain, outline_px, applied)
 
 
-def measure_shift(scene: str | Path, polygons: Sequence[BaseGeometry], max_shift_m: float = MAX_SHIFT_M,
-                  min_gain: float = MIN_GAIN, info=None) -> LabelShift:
-    """How far ``polygons`` (in the scene's CRS) sit off the roofs of ``scene``, read at ``GSD_M`` in windows
-    (``info``: the scene's ``inspect_scene``, when the caller has it)."""
+@dataclass(frozen=True)
+class WindowShift:
+    """One window's own offset: the window in scene pixels (col, row, width, height) and its shift."""
+
+    window: tuple[int, int, int, int]
+    shift: LabelShift
+
+
+def window_shifts(scene: str | Path, polygons: Sequence[BaseGeometry], max_shift_m: float = MAX_SHIFT_M,
+                  min_gain: float = MIN_GAIN, info=None,
+                  window_px: int = WINDOW_PX) -> tuple[LabelShift, list[WindowShift]]:
+    """The shift pooled over windows of ``window_px`` (at ``GSD_M``) and each labelled window's own (``info``: the
+    scene's ``inspect_scene``)."""
     from geo.raster import inspect_scene, model_grid, read_window, resampled_transform, tile_windows, \
         window_transform
     from geo.rasterize import rasterize_instances
 
     info = info or inspect_scene(scene)
     radius = max(1, int(round(max_shift_m / GSD_M)))
-    native = max(32, round(WINDOW_PX * GSD_M / info.pixel_size_m))
-    total, count = np.zeros((2 * radius + 1,) * 2), 0
+    native = max(32, round(window_px * GSD_M / info.pixel_size_m))
+    total, count, windows = np.zeros((2 * radius + 1,) * 2), 0, []
     for col, row, w, h in tile_windows(info.width, info.height, native, 0):
         grid = model_grid(w, h, info.pixel_size_m, GSD_M)
         if min(grid) <= 2 * radius + 2:
@@ -107,7 +120,15 @@ def measure_shift(scene: str | Path, polygons: Sequence[BaseGeometry], max_shift
         image, valid = read_window(scene, col, row, w, h, info.band_stats, info.nodata, out_shape=grid)
         surface, n = shift_surface(image, instances, valid, radius)
         total, count = total + surface, count + n
-    return best_shift(total, count, GSD_M, min_gain)
+        windows.append(WindowShift((col, row, w, h), best_shift(surface, n, GSD_M, min_gain)))
+    return best_shift(total, count, GSD_M, min_gain), windows
+
+
+def measure_shift(scene: str | Path, polygons: Sequence[BaseGeometry], max_shift_m: float = MAX_SHIFT_M,
+                  min_gain: float = MIN_GAIN, info=None) -> LabelShift:
+    """How far ``polygons`` (in the scene's CRS) sit off the roofs of ``scene``, pooled over the whole scene
+    (``info``: the scene's ``inspect_scene``, when the caller has it)."""
+    return window_shifts(scene, polygons, max_shift_m, min_gain, info, SCENE_WINDOW_PX)[0]
 
 
 def moved(polygons: Sequence[BaseGeometry], shift: LabelShift, scene_transform: Sequence[float] | Affine,
@@ -122,11 +143,47 @@ def moved(polygons: Sequence[BaseGeometry], shift: LabelShift, scene_transform: 
     return [translate(p, dx, dy) for p in polygons]
 
 
-def register(scene: str | Path, polygons: Sequence[BaseGeometry], info=None) -> tuple[list[BaseGeometry], LabelShift]:
-    """``polygons`` (in the scene's CRS) moved onto the scene's roofs when they sit measurably off them, and the
-    shift that was measured (``info``: the scene's ``inspect_scene``, when the caller has it)."""
+@dataclass(frozen=True)
+class Registration:
+    """What ``register`` did to one scene's labels."""
+
+    scene: LabelShift  # the pooled shift
+    windows: int  # labelled windows measured
+    windows_moved: int  # windows whose own shift moved the labels centred in them
+    labels: int
+    labels_moved: int
+
+    @property
+    def applied(self) -> bool:
+        return self.labels_moved > 0
+
+    def describe(self) -> str:
+        if not self.applied:
+            return self.scene.describe()
+        where = (f"{self.scene.east_m:+.1f} m east, {self.scene.north_m:+.1f} m north" if self.scene.applied
+                 else "the scene as a whole kept in place")
+        return (f"{self.labels_moved} of {self.labels} labels moved ({where}; {self.windows_moved} of "
+                f"{self.windows} windows by their own shift)")
+
+
+def register(scene: str | Path, polygons: Sequence[BaseGeometry], info=None,
+             by_window: bool = True) -> tuple[list[BaseGeometry], Registration]:
+    """``polygons`` (in the scene's CRS) moved onto the scene's roofs where they sit measurably off them, and what
+    was done. Each polygon takes the shift of the window holding its centre when that window's own shift clears
+    the bar (``by_window``), else the scene's when that does, else it stays (``info``: the scene's
+    ``inspect_scene``, when the caller has it)."""
     from geo.raster import inspect_scene
 
     info = info or inspect_scene(scene)
-    shift = measure_shift(scene, polygons, info=info)
-    return moved(polygons, shift, info.transform, info.pixel_size_m), shift
+    pooled = measure_shift(scene, polygons, info=info)
+    windows = window_shifts(scene, polygons, info=info)[1] if by_window else []
+    own = [w for w in windows if w.shift.applied]
+    to_pixel = ~Affine(*tuple(info.transform)[:6])
+    result, moved_count = [], 0
+    for polygon in polygons:
+        col, row = to_pixel @ (polygon.centroid.x, polygon.centroid.y)
+        shift = next((w.shift for w in own if w.window[0] <= col < w.window[0] + w.window[2]
+                      and w.window[1] <= row < w.window[1] + w.window[3]), pooled)
+        result.append(moved([polygon], shift, info.transform, info.pixel_size_m)[0])
+        moved_count += shift.applied
+    return result, Registration(pooled, len(windows), len(own), len(polygons), moved_count)

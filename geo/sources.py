@@ -13,7 +13,8 @@ Manifest (paths relative to a root folder given when loading it)::
 
 ``label_mask`` is [text in the scene's file name, its replacement] naming each scene's mask;
 ``"labels_by_folder": true`` takes the one GeoJSON / GeoPackage beside each scene; ``"align_labels": true`` moves
-each scene's labels onto its roofs when they sit measurably off them (geo/registration.py).
+each scene's labels onto its roofs when they sit measurably off them (geo/registration.py; ``"scene"``: one shift
+per scene instead of one per window where a window's own clears the bar).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class LabelSource:
     where: str | None = None
     mask: bool = False
     align: bool = False  # move the labels onto the scene's roofs (geo.registration) wherever they are read
+    align_windows: bool = True  # ... letting each window's own shift move the labels in it (else one per scene)
 
     def read(self, scene_crs: str, crs_override: str | None = None) -> LabelSet:
         """The building polygons in ``scene_crs`` (``crs_override``: the CRS of vector coordinates that name none)."""
@@ -53,9 +55,11 @@ class Place:
     scenes: list[LabelledScene] = field(default_factory=list)
 
 
-def aligned(place: Place) -> Place:
-    """The same place with every scene's labels registered to its imagery (``LabelSource.align``)."""
-    return Place(place.name, [LabelledScene(s.scene, replace(s.labels, align=True)) for s in place.scenes])
+def aligned(place: Place, by_window: bool = True) -> Place:
+    """The same place with every scene's labels registered to its imagery (``LabelSource.align``; ``by_window``
+    False: one shift per scene)."""
+    return Place(place.name, [LabelledScene(s.scene, replace(s.labels, align=True, align_windows=by_window))
+                              for s in place.scenes])
 
 
 def load_places(manifest: str | Path, root: str | Path, mosaic_dir: str | Path) -> list[Place]:
@@ -83,7 +87,8 @@ def _place(entry: dict, root: Path, mosaic_dir: Path) -> Place:
     if not scenes:
         raise UserError(f"place '{name}' has no scenes under '{root}'; check the manifest's paths")
     place = Place(name, [LabelledScene(str(s), _labels_for(entry, root, Path(s))) for s in scenes])
-    return aligned(place) if entry.get("align_labels") else place
+    mode = entry.get("align_labels")  # true: by window (the default); "scene": one shift per scene
+    return aligned(place, by_window=mode != "scene") if mode else place
 
 
 def _labels_for(entry: dict, root: Path, scene: Path) -> LabelSource:

@@ -163,8 +163,8 @@ def scene_examples(tif: Path, labels: Path | LabelSource, tile_size: int = 512, 
     if source.align:
         from geo.registration import register
 
-        polygons, shift = register(tif, polygons)
-        log.info("%s: %s", Path(tif).name, shift.describe())
+        polygons, registration = register(tif, polygons, by_window=source.align_windows)
+        log.info("%s: %s", Path(tif).name, registration.describe())
     native_tile = tile_size if not gsd_m else max(32, round(tile_size * gsd_m / info.pixel_size_m))
     examples = []
     for col, row, w, h in tile_windows(info.width, info.height, native_tile, 0):

@@ -231,10 +231,12 @@ def plan_ingest(
     for plan, label_set in zip(plans, label_sets):
         if label_set is None:
             continue
-        if label_set.shift is not None:
-            stats["label_shifts"].append({"scene": plan.info.path, "east_m": label_set.shift.east_m,
-                                          "north_m": label_set.shift.north_m, "gain": round(label_set.shift.gain, 3),
-                                          "moved": label_set.shift.applied, "why": label_set.shift.describe()})
+        if label_set.registration is not None:
+            done = label_set.registration
+            stats["label_shifts"].append({"scene": plan.info.path, "east_m": done.scene.east_m,
+                                          "north_m": done.scene.north_m, "gain": round(done.scene.gain, 3),
+                                          "moved": done.applied, "labels_moved": done.labels_moved,
+                                          "windows_moved": done.windows_moved, "why": done.describe()})
         plan.labels_name = Path(label_set.path).name
         assign_labels(plan, label_set, tile_size, overlap)
         groups.setdefault(label_set.path, []).append((plan, label_set))
@@ -267,9 +269,9 @@ def registered(info: SceneInfo, label_set: LabelSet) -> LabelSet:
     """``label_set`` moved onto the scene's roofs when its outlines sit measurably off them (geo/registration.py)."""
     from geo.registration import register
 
-    geometries, shift = register(info.path, [p.geometry for p in label_set.polygons], info=info)
+    geometries, registration = register(info.path, [p.geometry for p in label_set.polygons], info=info)
     polygons = [replace(p, geometry=g) for p, g in zip(label_set.polygons, geometries)]
-    return replace(label_set, polygons=polygons, shift=shift)
+    return replace(label_set, polygons=polygons, registration=registration)
 
 
 # ---------------------------------------------------------------- phase 2: one transaction

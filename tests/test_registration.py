@@ -134,8 +134,8 @@ def test_projects_page_adds_scenes_with_labels_moved_and_says_so(data_home, tmp_
     result = add_scenes("city", [tif], labels, 512, predict=False, progress=lambda f, m="": None, actor=SYSTEM,
                         align_labels=True)
     assert result["labels"] == len(roofs)
-    assert "labels moved onto the imagery in 1 of 1 scene(s) (roofs.tif: +2.0 m east, -1.5 m north)" in \
-        added_message(result)
+    expected = "labels moved onto the imagery in 1 of 1 scene(s) (roofs.tif: 40 of 40 labels moved (+2.0 m east, -1.5 m"
+    assert expected in added_message(result)
     plain = add_scenes("plain", [tif], labels, 512, predict=False, progress=lambda f, m="": None, actor=SYSTEM)
     assert "label_shifts" not in plain and "moved" not in added_message(plain)
 
@@ -152,3 +152,23 @@ def test_train_data_folders_register_labels_and_a_project_is_refused(data_home, 
     assert iou(plain.instances > 0, truth) < 0.6 and iou(registered.instances > 0, truth) > 0.9
     code = main(["train", "--project", "p", "--align-labels", "--out", str(tmp_path / "m"), "--json"])
     assert code == 2 and "ingest --align-labels" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_labels_that_drift_by_area_are_moved_window_by_window(tmp_path):
+    from geo.registration import WINDOW_PX
+
+    side = int(2 * WINDOW_PX * 0.5 / PIXEL_M)  # two windows of the local search across
+    tif, roofs = roofs_scene(tmp_path, n=90, side=side, seed=5)
+    middle = ORIGIN[0] + side * PIXEL_M / 2
+    west = [r.centroid.x < middle for r in roofs]
+    drifted = [translate(r, -2.0, 1.5) if w else r for r, w in zip(roofs, west)]  # only the west half is off
+    by_window, done = register(tif, drifted)
+    one_shift, _ = register(tif, drifted, by_window=False)
+    def half_iou(polys, side_west: bool) -> float:
+        pairs = [(p, r) for p, r, w in zip(polys, roofs, west) if w == side_west]
+        return mean_iou([p for p, _ in pairs], [r for _, r in pairs])
+
+    west_iou, east_iou = (lambda polys: half_iou(polys, True)), (lambda polys: half_iou(polys, False))
+    assert west_iou(by_window) > 0.9 and east_iou(by_window) > 0.95
+    assert done.windows_moved >= 1 and done.labels_moved <= sum(west) + 5, done
+    assert min(west_iou(one_shift), east_iou(one_shift)) < 0.9  # one shift for the scene cannot fit both halves
