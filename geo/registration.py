@@ -37,19 +37,21 @@ class LabelShift:
     north_m: float
     gain: float  # edge strength along the moved outlines / along the outlines where they were
     outline_px: int  # the outline pixels the figure rests on
-    applied: bool  # False: under MIN_GAIN or too few outline pixels, the labels stay where they are
+    applied: bool  # False: under MIN_GAIN, too few outline pixels or a peak on the search's edge: labels stay
 
     @property
     def distance_m(self) -> float:
         return float(np.hypot(self.east_m, self.north_m))
 
     def describe(self) -> str:
-        if not self.applied:
-            why = (f"only {self.outline_px} outline px, under {MIN_OUTLINE_PX}" if self.outline_px < MIN_OUTLINE_PX
-                   else f"edge gain {self.gain:.2f} under {MIN_GAIN:.2f}")
-            return f"labels kept in place (best shift {self.distance_m:.1f} m; {why})"
-        return (f"labels moved {self.east_m:+.1f} m east, {self.north_m:+.1f} m north (edges along them "
-                f"{(self.gain - 1) * 100:.0f}% stronger, {self.outline_px} outline px)")
+        """Why a shift that is not applied leaves the labels where they are."""
+        if self.outline_px < MIN_OUTLINE_PX:
+            why = f"only {self.outline_px} outline px, under {MIN_OUTLINE_PX}"
+        elif self.gain < MIN_GAIN:
+            why = f"edge gain {self.gain:.2f} under {MIN_GAIN:.2f}"
+        else:
+            why = "its peak lies on the edge of the search, so the offset may be larger"
+        return f"labels kept in place (best shift {self.distance_m:.1f} m; {why})"
 
 
 def edge_strength(image: np.ndarray) -> np.ndarray:
@@ -131,16 +133,12 @@ def measure_shift(scene: str | Path, polygons: Sequence[BaseGeometry], max_shift
     return window_shifts(scene, polygons, max_shift_m, min_gain, info, SCENE_WINDOW_PX)[0]
 
 
-def moved(polygons: Sequence[BaseGeometry], shift: LabelShift, scene_transform: Sequence[float] | Affine,
-          scene_pixel_m: float) -> list[BaseGeometry]:
-    """``polygons`` moved by ``shift`` (nothing moves when it is not applied), in the scene CRS's units: the shift
-    in scene pixels mapped through the scene's transform, so it follows the raster's own axes."""
-    if not shift.applied:
-        return list(polygons)
-    t = Affine(*tuple(scene_transform)[:6])
+def crs_offset(shift: LabelShift, scene_transform: Affine, scene_pixel_m: float) -> tuple[float, float]:
+    """``shift`` in the scene CRS's units: its scene pixels mapped through the scene's transform, so it follows the
+    raster's own axes."""
     cols, rows = shift.east_m / scene_pixel_m, -shift.north_m / scene_pixel_m
-    dx, dy = t.a * cols + t.b * rows, t.d * cols + t.e * rows
-    return [translate(p, dx, dy) for p in polygons]
+    t = scene_transform
+    return t.a * cols + t.b * rows, t.d * cols + t.e * rows
 
 
 @dataclass(frozen=True)
@@ -178,12 +176,15 @@ def register(scene: str | Path, polygons: Sequence[BaseGeometry], info=None,
     pooled = measure_shift(scene, polygons, info=info)
     windows = window_shifts(scene, polygons, info=info)[1] if by_window else []
     own = [w for w in windows if w.shift.applied]
-    to_pixel = ~Affine(*tuple(info.transform)[:6])
+    transform = Affine(*tuple(info.transform)[:6])
+    to_pixel = ~transform
     result, moved_count = [], 0
     for polygon in polygons:
         col, row = to_pixel @ (polygon.centroid.x, polygon.centroid.y)
         shift = next((w.shift for w in own if w.window[0] <= col < w.window[0] + w.window[2]
                       and w.window[1] <= row < w.window[1] + w.window[3]), pooled)
-        result.append(moved([polygon], shift, info.transform, info.pixel_size_m)[0])
-        moved_count += shift.applied
+        if shift.applied:
+            polygon = translate(polygon, *crs_offset(shift, transform, info.pixel_size_m))
+            moved_count += 1
+        result.append(polygon)
     return result, Registration(pooled, len(windows), len(own), len(polygons), moved_count)

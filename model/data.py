@@ -163,7 +163,7 @@ def scene_examples(tif: Path, labels: Path | LabelSource, tile_size: int = 512, 
     if source.align:
         from geo.registration import register
 
-        polygons, registration = register(tif, polygons, by_window=source.align_windows)
+        polygons, registration = register(tif, polygons, info=info, by_window=source.align_windows)
         log.info("%s: %s", Path(tif).name, registration.describe())
     native_tile = tile_size if not gsd_m else max(32, round(tile_size * gsd_m / info.pixel_size_m))
     examples = []
