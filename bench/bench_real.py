@@ -65,6 +65,11 @@ CANDIDATES = {
     # four scenes move, by 1.8-2.9 m, no other scene moves)
     "balanced-aligned": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
                          "align": "scene"},
+    # balanced's recipe (run with --epochs 24) with labels registered by window as well (geo/registration.py:
+    # each 256 m window moves by its own shift where it clears the bar; moves windows of Massachusetts, Nairobi,
+    # Kathmandu and the Atlanta pan sample too, not only Joplin's scenes)
+    "balanced-aligned-win": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
+                             "align": True},
     # VGG16's ImageNet filters at full width, frozen, under the light decoder trained from scratch (preset
     # vgg-light; run with --epochs 16 --vgg FILE.npz from `footprints weights import-vgg16`)
     "vgg-frozen": {"init": "vgg16:{vgg}", "base": None, "lr": 1e-3, "precision": "bfloat16", "balance": True,

@@ -17,9 +17,13 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from typing import TYPE_CHECKING
+
 from errors import UserError
-from geo.sources import LabelSource, Place
 from model.targets import binary_mask, border_classes, distance_target
+
+if TYPE_CHECKING:  # geo.sources needs rasterio and geopandas; training from arrays (a GPU machine) needs neither
+    from geo.sources import LabelSource, Place
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +160,7 @@ def scene_examples(tif: Path, labels: Path | LabelSource, tile_size: int = 512, 
     from geo.raster import inspect_scene, model_grid, read_window, resampled_transform, tile_windows, \
         to_model_bands, window_transform
     from geo.rasterize import rasterize_instances
+    from geo.sources import LabelSource
 
     source = labels if isinstance(labels, LabelSource) else LabelSource(str(labels))
     info = inspect_scene(tif)
@@ -204,6 +209,8 @@ def folder_examples(folder: Path, tile_size: int = 512, bands: int = 3, workers:
                     gsd_m: float | None = None, align: bool = False) -> list[TrainingExample]:
     """Examples from every labelled scene of a folder, scenes read in parallel threads (``align``: each scene's
     labels registered to its imagery first, see geo/registration.py)."""
+    from geo.sources import LabelSource
+
     pairs = folder_pairs(folder)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         chunks = pool.map(lambda pair: scene_examples(pair[0], LabelSource(str(pair[1]), align=align), tile_size,

@@ -62,9 +62,23 @@ def border_dice_loss(y_true, y_pred):
     return border_loss(y_true, y_pred) + _soft_dice_loss(building, 1.0 - y_pred[..., 0], valid)
 
 
+DISTIL_WEIGHT = 0.5  # the share of the teacher's soft targets in border_distil_loss
+
+
+@keras.saving.register_keras_serializable(package="footprints")
+def border_distil_loss(y_true, y_pred):
+    """Knowledge distillation for the border head: targets packed [class, weight, teacher P(outside), P(inside),
+    P(border)] (``model.train.fit``'s ``teacher``). The mean of border_loss on the labels and the cross-entropy
+    against the teacher's probabilities, both under the same pixel weights."""
+    y_true = ops.convert_to_tensor(y_true, dtype=y_pred.dtype)
+    log_p = ops.log(ops.clip(y_pred, EPS, 1.0))
+    soft = _weighted_mean(-ops.sum(y_true[..., 2:5] * log_p, axis=-1), y_true[..., 1])
+    return (1.0 - DISTIL_WEIGHT) * border_loss(y_true, y_pred) + DISTIL_WEIGHT * soft
+
+
 LOSSES = {"binary": binary_loss, "border": border_loss, "distance": distance_loss}
 # losses a training run can ask for by name (model.train.fit's ``loss``), each for one head
-NAMED_LOSSES = {"border+dice": ("border", border_dice_loss)}
+NAMED_LOSSES = {"border+dice": ("border", border_dice_loss), "border+distil": ("border", border_distil_loss)}
 
 
 def loss_for(head: str, name: str | None = None):

@@ -231,7 +231,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         seed: int = 0, base_card: dict[str, Any] | None = None, init: str | None = None,
         gsd_m: float | None = None, precision: str = "float32",
         class_weights: Sequence[float] | None = None, keep: str = "best",
-        loss: str | None = None, freeze_encoder: bool = False) -> dict[str, Any]:
+        loss: str | None = None, freeze_encoder: bool = False,
+        teacher: str | Path | None = None) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
@@ -242,13 +243,19 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     after ``patience`` epochs without a better one; "last" runs every epoch and saves the last (a fine-tune whose
     validation rests on a tile or two, where the loss is a poor guide). ``loss`` names a loss of
     ``model.losses.NAMED_LOSSES`` instead of the head's own. ``freeze_encoder`` keeps the encoder's weights
-    fixed (its batch norms in inference mode): pretrained filters under a decoder trained from scratch."""
+    fixed (its batch norms in inference mode): pretrained filters under a decoder trained from scratch.
+    ``teacher`` (a border-head model file) distils it: its probabilities on every patch join the targets and the
+    loss is ``border+distil`` (half the labels' cross-entropy, half the teacher's)."""
     import keras
 
     from model.losses import loss_for
     from model.precision import rebuild_in_precision, resolve_training_precision
 
     precision = resolve_training_precision(precision)
+    if teacher is not None:
+        if head != "border" or loss not in (None, "border+distil"):
+            raise ValueError("a teacher distils into the border head with the border+distil loss")
+        loss = "border+distil"
 
     if not examples_train:
         raise ValueError("no training examples")
@@ -268,6 +275,9 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     run.state["class_weights"] = weights.tolist()
     train_x, train_y = to_patches(examples_train, head, patch, weights)
     run.val_x, run.val_y = to_patches(examples_val or examples_train[:1], head, patch, weights)
+    if teacher is not None:
+        train_y, run.val_y = with_teacher_probabilities(teacher, (train_x, train_y), (run.val_x, run.val_y),
+                                                        batch_size=batch_size)
     run.steps = int(np.ceil(len(train_x) / batch_size))
     calibration = train_x[np.random.default_rng(seed).permutation(len(train_x))[:16]] if init else None
     model, resumed = _initial_model(state, run.ckpt, base_model_path, bands, preset, head, width, depth, init,
@@ -294,10 +304,30 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
                    data=data_info or {}, init=init, train_precision=precision, loss=loss,
+                   **({"teacher": str(teacher)} if teacher is not None else {}),
                    **({"frozen_encoder": True} if freeze_encoder else {}),
                    **{**inherited_settings(base_model_path, base_card), **({"gsd_m": gsd_m} if gsd_m else {})}),
                    time.monotonic() - started)
     return card
+
+
+def with_teacher_probabilities(teacher: str | Path, *sets: tuple[np.ndarray, np.ndarray],
+                               batch_size: int = 8) -> list[np.ndarray]:
+    """Each (patches, packed border targets) set's targets with the teacher model's three class probabilities
+    appended (channels 2-4), predicted once on the unaugmented patches."""
+    import keras
+
+    import model.segnet  # noqa: F401  (registers the custom layers)
+    from model.segnet import model_head
+
+    net = keras.models.load_model(teacher, compile=False)
+    if model_head(net) != "border":
+        raise ValueError(f"the teacher '{teacher}' has the {model_head(net)} head; distillation needs a border head")
+    out = []
+    for images, targets in sets:
+        probs = np.asarray(net.predict(images, batch_size=batch_size, verbose=0), np.float32)
+        out.append(np.concatenate([targets, probs], axis=-1))
+    return out
 
 
 KEEP_CHOICES = ("best", "last")
