@@ -124,15 +124,19 @@ def _centre_fit(array: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(array, pad + [(0, 0)] * (array.ndim - 2))
 
 
-def make_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, training: bool, seed: int = 0):
+def make_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, training: bool, seed: int = 0,
+                 workers: int = 1):
     """Batches for ``model.fit`` as a ``keras.utils.PyDataset`` (NumPy, so every Keras backend trains from it):
-    shuffled and augmented per epoch when ``training``."""
+    shuffled and augmented per epoch when ``training``. ``workers`` > 1 augments batches in that many processes
+    (a GPU machine's cores keep its GPU fed); each batch then draws from its own generator, seeded by the seed,
+    the epoch and the batch, so the workers' augmentations differ and a run repeats."""
     import keras
 
     class Patches(keras.utils.PyDataset):
         def __init__(self):
-            super().__init__()
+            super().__init__(**({"workers": workers, "use_multiprocessing": True} if workers > 1 else {}))
             self.rng = np.random.default_rng(seed)
+            self.epoch = 0
             self.order = np.arange(len(images))
             self.on_epoch_end()
 
@@ -143,12 +147,14 @@ def make_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, train
             picked = self.order[index * batch_size:(index + 1) * batch_size]
             if not training:
                 return images[picked], targets[picked]
-            pairs = [augment(images[i], targets[i], self.rng) for i in picked]
+            rng = self.rng if workers <= 1 else np.random.default_rng((seed, self.epoch, index))
+            pairs = [augment(images[i], targets[i], rng) for i in picked]
             return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
         def on_epoch_end(self) -> None:
             if training:
                 self.order = self.rng.permutation(len(images))
+                self.epoch += 1
 
     return Patches()
 

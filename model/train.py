@@ -232,7 +232,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         gsd_m: float | None = None, precision: str = "float32",
         class_weights: Sequence[float] | None = None, keep: str = "best",
         loss: str | None = None, freeze_encoder: bool = False,
-        teacher: str | Path | None = None) -> dict[str, Any]:
+        teacher: str | Path | None = None, data_workers: int = 1) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
@@ -245,7 +245,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     ``model.losses.NAMED_LOSSES`` instead of the head's own. ``freeze_encoder`` keeps the encoder's weights
     fixed (its batch norms in inference mode): pretrained filters under a decoder trained from scratch.
     ``teacher`` (a border-head model file) distils it: its probabilities on every patch join the targets and the
-    loss is ``border+distil`` (half the labels' cross-entropy, half the teacher's)."""
+    loss is ``border+distil`` (half the labels' cross-entropy, half the teacher's). ``data_workers`` > 1 augments
+    in that many processes (``model.data.make_dataset``)."""
     import keras
 
     from model.losses import loss_for
@@ -296,7 +297,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     run.current_epoch = first + 1
     finished_early = run.state["wait"] >= patience
     if first < epochs and not finished_early:
-        model.fit(make_dataset(train_x, train_y, batch_size, True, seed), epochs=epochs, initial_epoch=first,
+        model.fit(make_dataset(train_x, train_y, batch_size, True, seed, data_workers), epochs=epochs, initial_epoch=first,
                   validation_data=make_dataset(run.val_x, run.val_y, batch_size, False), callbacks=[keeper.callback],
                   verbose=verbose)
     card = _finish(run, model, keeper.cancelled, keep, dict(preset=preset, head=head, bands=bands, epochs=epochs,
