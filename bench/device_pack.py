@@ -38,6 +38,9 @@ def pack(args) -> dict:
     if args.synthetic:
         save_tiles(out / "synthetic.npz", synthetic_examples(cache, args.synthetic, 7, GSD_M), args.codec)
     shutil.copyfile(args.synthetic_model, out / "synthetic-only.keras")
+    card = Path(args.synthetic_model).with_suffix(".card.json")
+    if card.exists():  # its inference settings, which the fine-tuned models inherit
+        shutil.copyfile(card, out / "synthetic-only.card.json")
     if args.vgg:
         import numpy as np
 

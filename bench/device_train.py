@@ -78,34 +78,38 @@ def run(args) -> list[dict]:
     synthetic = load_tiles(pack / "synthetic.npz") if (pack / "synthetic.npz").exists() else []
     vgg = _float32_filters(pack / "vgg16.npz", work) if (pack / "vgg16.npz").exists() else None
     folds = [[]] if args.all else [FOLDS[i] for i in args.folds]
+    tags = ["all" if not held else "fold-" + "+".join(held) for held in folds]
+    sets = {tag: fold_sets(real, synthetic, held) for tag, held in zip(tags, folds)}
+    models: dict[str, dict[str, Path]] = {tag: {} for tag in tags}
+    cards: dict[str, dict[str, dict]] = {tag: {} for tag in tags}
     rows, seconds = [], {}
-    for held in folds:
-        tag = "all" if not held else "fold-" + "+".join(held)
-        train, val = fold_sets(real, synthetic, held)
-        models, cards = {}, {}
-        for recipe in args.recipes:
-            left = args.budget_s - (time.monotonic() - started)
-            if recipe == "distil" and "teacher" not in models:
-                continue
-            if seconds.get(recipe, 0.0) * 1.1 > left:
-                rows.append({"recipe": recipe, "fold": tag, "skipped": f"{left:.0f} s left"})
-                continue
-            began = time.monotonic()
-            card = fit(train, val, out_dir=work / recipe / tag, **_recipe(recipe, args, pack, vgg,
-                                                                           models.get("teacher")),
-                       data_info={"held_out": held, "pack": json.loads((pack / "pack.json").read_text()),
-                                  "device_recipe": recipe},
-                       seed=0, data_workers=args.workers, gsd_m=0.5, patience=10**6)
-            seconds[recipe] = time.monotonic() - began
-            models[recipe], cards[recipe] = Path(card["model_path"]), card
-            rows.append({"recipe": recipe, "fold": tag, "val_loss": card["metrics"].get("val_loss"),
-                         "val_iou": card["metrics"].get("val_iou"), "epochs": card["epochs_done"],
-                         "minutes": round(seconds[recipe] / 60, 2), "backend": card["keras_backend"]})
-            print(json.dumps(rows[-1]), flush=True)
-            (out / "summary.json").write_text(json.dumps(rows, indent=1))
-        back = {r: p for r, p in models.items() if r in RETURNED}
-        if back:
-            export_weights(back, cards, out / f"{tag}.npz")
+    # recipe by recipe (long on every fold first), so that a short budget still leaves whole leave-places-out sets
+    for group in [[r] for r in args.recipes if r == "long"] + [[r for r in args.recipes if r != "long"]]:
+        for tag, held in zip(tags, folds):
+            for recipe in group:
+                left = args.budget_s - (time.monotonic() - started)
+                if recipe == "distil" and "teacher" not in models[tag]:
+                    continue
+                if seconds.get(recipe, 0.0) * 1.1 > left:
+                    rows.append({"recipe": recipe, "fold": tag, "skipped": f"{left:.0f} s left"})
+                    continue
+                began = time.monotonic()
+                train, val = sets[tag]
+                card = fit(train, val, out_dir=work / recipe / tag,
+                           **_recipe(recipe, args, pack, vgg, models[tag].get("teacher")),
+                           data_info={"held_out": held, "pack": json.loads((pack / "pack.json").read_text()),
+                                      "device_recipe": recipe},
+                           seed=0, data_workers=args.workers, gsd_m=0.5, patience=10**6)
+                seconds[recipe] = time.monotonic() - began
+                models[tag][recipe], cards[tag][recipe] = Path(card["model_path"]), card
+                rows.append({"recipe": recipe, "fold": tag, "val_loss": card["metrics"].get("val_loss"),
+                             "val_iou": card["metrics"].get("val_iou"), "epochs": card["epochs_done"],
+                             "minutes": round(seconds[recipe] / 60, 2), "backend": card["keras_backend"]})
+                print(json.dumps(rows[-1]), flush=True)
+                (out / "summary.json").write_text(json.dumps(rows, indent=1))
+                if recipe in RETURNED:
+                    back = {r: p for r, p in models[tag].items() if r in RETURNED}
+                    export_weights(back, cards[tag], out / f"{tag}.npz")
     return rows
 
 
@@ -136,7 +140,7 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES))
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--all", action="store_true", help="train on every place (the model to ship)")
-    parser.add_argument("--long-epochs", type=int, default=72)
+    parser.add_argument("--long-epochs", type=int, default=48)
     parser.add_argument("--teacher-epochs", type=int, default=32)
     parser.add_argument("--precision", default="bfloat16")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2),
