@@ -232,7 +232,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         gsd_m: float | None = None, precision: str = "float32",
         class_weights: Sequence[float] | None = None, keep: str = "best",
         loss: str | None = None, freeze_encoder: bool = False,
-        teacher: str | Path | None = None, data_workers: int = 1) -> dict[str, Any]:
+        teacher: str | Path | None = None, teacher_views: int = 1, data_workers: int = 1) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
@@ -245,7 +245,9 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     ``model.losses.NAMED_LOSSES`` instead of the head's own. ``freeze_encoder`` keeps the encoder's weights
     fixed (its batch norms in inference mode): pretrained filters under a decoder trained from scratch.
     ``teacher`` (a border-head model file) distils it: its probabilities on every patch join the targets and the
-    loss is ``border+distil`` (half the labels' cross-entropy, half the teacher's). ``data_workers`` > 1 augments
+    loss is ``border+distil`` (half the labels' cross-entropy, half the teacher's); ``teacher_views`` averages the
+    teacher over that many flips and turns of each patch (``model.tta``), so that a student at one view learns
+    what the teacher gives at several. ``data_workers`` > 1 augments
     in that many processes (``model.data.make_dataset``)."""
     import keras
 
@@ -278,7 +280,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     run.val_x, run.val_y = to_patches(examples_val or examples_train[:1], head, patch, weights)
     if teacher is not None:
         train_y, run.val_y = with_teacher_probabilities(teacher, (train_x, train_y), (run.val_x, run.val_y),
-                                                        batch_size=batch_size)
+                                                        batch_size=batch_size, views=teacher_views)
     run.steps = int(np.ceil(len(train_x) / batch_size))
     calibration = train_x[np.random.default_rng(seed).permutation(len(train_x))[:16]] if init else None
     model, resumed = _initial_model(state, run.ckpt, base_model_path, bands, preset, head, width, depth, init,
@@ -305,7 +307,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
                    data=data_info or {}, init=init, train_precision=precision, loss=loss,
-                   **({"teacher": str(teacher)} if teacher is not None else {}),
+                   **({"teacher": str(teacher), "teacher_views": teacher_views} if teacher is not None else {}),
                    **({"frozen_encoder": True} if freeze_encoder else {}),
                    **{**inherited_settings(base_model_path, base_card), **({"gsd_m": gsd_m} if gsd_m else {})}),
                    time.monotonic() - started)
@@ -313,20 +315,28 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
 
 
 def with_teacher_probabilities(teacher: str | Path, *sets: tuple[np.ndarray, np.ndarray],
-                               batch_size: int = 8) -> list[np.ndarray]:
+                               batch_size: int = 8, views: int = 1) -> list[np.ndarray]:
     """Each (patches, packed border targets) set's targets with the teacher model's three class probabilities
-    appended (channels 2-4), predicted once on the unaugmented patches."""
+    appended (channels 2-4), predicted once on the unaugmented patches (``views`` > 1: averaged over that many
+    flips and turns of each)."""
     import keras
 
     import model.segnet  # noqa: F401  (registers the custom layers)
     from model.segnet import model_head
+    from model.tta import check_views, dihedral_average
+
+    views = check_views(views)
 
     net = keras.models.load_model(teacher, compile=False)
     if model_head(net) != "border":
         raise ValueError(f"the teacher '{teacher}' has the {model_head(net)} head; distillation needs a border head")
     out = []
     for images, targets in sets:
-        probs = np.asarray(net.predict(images, batch_size=batch_size, verbose=0), np.float32)
+        if views == 1:
+            probs = np.asarray(net.predict(images, batch_size=batch_size, verbose=0), np.float32)
+        else:
+            run = lambda batch: np.asarray(net.predict_on_batch(batch), np.float32)  # noqa: E731
+            probs = np.stack([dihedral_average(run, image, views) for image in images])
         out.append(np.concatenate([targets, probs], axis=-1))
     return out
 

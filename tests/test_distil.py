@@ -61,3 +61,32 @@ def test_fit_distils_a_teacher_into_a_student(tmp_path):
     with pytest.raises(ValueError, match="border\\+distil"):
         fit(train, train[:2], out_dir=tmp_path / "bad2", preset="tiny", epochs=1, patch=64, width=4,
             teacher=binary, loss="border+dice")
+
+
+def test_teacher_probabilities_averaged_over_eight_views(tmp_path):
+    import keras
+
+    from model.train import with_teacher_probabilities
+
+    from model.train import fit
+
+    train = square_examples(4)
+    card = fit(train, train[:1], out_dir=tmp_path / "teacher", preset="tiny", epochs=1, batch_size=4,
+               learning_rate=3e-3, patch=64, width=4)
+    net = keras.models.load_model(card["model_path"], compile=False)
+    images = np.stack([ex.image[:32, :32] for ex in train[:2]])
+    targets = np.zeros((2, 32, 32, 2), np.float32)
+    one, = with_teacher_probabilities(card["model_path"], (images, targets), views=1)
+    eight, = with_teacher_probabilities(card["model_path"], (images, targets), views=8)
+    assert one.shape == eight.shape == (2, 32, 32, 5) and (eight[..., :2] == 0).all()
+    views = []
+    for k in range(4):
+        for flip in (False, True):
+            x = np.rot90(images, k, axes=(1, 2))
+            x = x[:, :, ::-1] if flip else x
+            y = np.asarray(net.predict(np.ascontiguousarray(x), verbose=0))
+            y = y[:, :, ::-1] if flip else y
+            views.append(np.rot90(y, -k, axes=(1, 2)))
+    assert np.allclose(eight[..., 2:], np.mean(views, axis=0), atol=1e-5)
+    assert np.allclose(one[..., 2:], views[0], atol=1e-5) and not np.allclose(one[..., 2:], eight[..., 2:], atol=1e-3)
+    assert np.allclose(eight[..., 2:].sum(-1), 1.0, atol=1e-4)
