@@ -70,6 +70,10 @@ CANDIDATES = {
     # Kathmandu and the Atlanta pan sample too, not only Joplin's scenes)
     "balanced-aligned-win": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
                              "align": True},
+    # balanced's recipe (run with --epochs 24) distilling balanced's model of the same fold seen at 8 views (flips
+    # and turns averaged, model.tta): half of each pixel's target is that teacher's probability
+    "balanced-distil-tta": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
+                            "teacher": "balanced", "teacher_views": 8},
     # VGG16's ImageNet filters at full width, frozen, under the light decoder trained from scratch (preset
     # vgg-light; run with --epochs 16 --vgg FILE.npz from `footprints weights import-vgg16`)
     "vgg-frozen": {"init": "vgg16:{vgg}", "base": None, "lr": 1e-3, "precision": "bfloat16", "balance": True,
@@ -142,7 +146,9 @@ def train(args) -> None:
                        data_info={"places": sorted(set(examples) - set(held)), "held_out": held,
                                   "synthetic_scenes": args.synthetic, "manifest": str(MANIFEST.relative_to(ROOT))},
                        seed=0, precision=spec.get("precision", "float32"), loss=spec.get("loss"),
-                       freeze_encoder=spec.get("freeze_encoder", False))
+                       freeze_encoder=spec.get("freeze_encoder", False),
+                       teacher=out / spec["teacher"] / tag / "model.keras" if spec.get("teacher") else None,
+                       teacher_views=spec.get("teacher_views", 1))
             print(json.dumps({"candidate": name, "fold": tag, "val_iou": card["metrics"].get("val_iou"),
                               "epochs": card["epochs_done"], "minutes": round((time.monotonic() - started) / 60, 1)}),
                   flush=True)
