@@ -90,3 +90,24 @@ def test_teacher_probabilities_averaged_over_eight_views(tmp_path):
     assert np.allclose(eight[..., 2:], np.mean(views, axis=0), atol=1e-5)
     assert np.allclose(one[..., 2:], views[0], atol=1e-5) and not np.allclose(one[..., 2:], eight[..., 2:], atol=1e-3)
     assert np.allclose(eight[..., 2:].sum(-1), 1.0, atol=1e-4)
+
+
+def test_train_command_with_a_teacher(tmp_path, capsys):
+    import json
+
+    from cli.main import main
+    from geo.synth import make_scene
+
+    make_scene(tmp_path / "data", seed=3, index=0, size=96)
+    common = ["train", "--data", str(tmp_path / "data"), "--preset", "tiny", "--epochs", "1", "--batch-size", "2",
+              "--patch", "64", "--json"]
+    assert main(common + ["--out", str(tmp_path / "teacher")]) == 0
+    teacher = tmp_path / "teacher" / "model.keras"
+    assert main(common + ["--out", str(tmp_path / "student"), "--teacher", str(teacher), "--teacher-views", "4"]) == 0
+    card = json.loads((tmp_path / "student" / "model.card.json").read_text())
+    assert card["teacher"] == str(teacher) and card["teacher_views"] == 4 and card["loss"] == "border+distil"
+    capsys.readouterr()
+    assert main(common + ["--out", str(tmp_path / "x"), "--teacher", str(tmp_path / "none.keras")]) == 2
+    assert "--teacher" in capsys.readouterr().err
+    assert main(common + ["--out", str(tmp_path / "y"), "--teacher", str(teacher), "--head", "binary"]) == 2
+    assert "border head" in capsys.readouterr().err

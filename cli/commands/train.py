@@ -60,6 +60,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "auto"),
                         help="training compute precision: bfloat16 is mixed precision (float32 weights), about 1.4x "
                              "faster on CPUs with AMX; auto picks it where the hardware has it (default float32)")
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="distil this border-head .keras model: half of each pixel's target is its probability")
+    parser.add_argument("--teacher-views", type=int, default=1, choices=(1, 2, 4, 8),
+                        help="average the teacher over this many flips and turns of each patch (default 1)")
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
     return parser
 
@@ -81,6 +85,10 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError("--init and --base-model exclude each other: --init starts a new model's encoder")
     if args.base_model is not None and not args.base_model.is_file():
         raise UserError(f"--base-model '{args.base_model}' does not exist; give a .keras file")
+    if args.teacher is not None and not args.teacher.is_file():
+        raise UserError(f"--teacher '{args.teacher}' does not exist; give a .keras model with the border head")
+    if args.teacher is not None and args.head != "border":
+        raise UserError(f"--teacher distils into the border head; drop --head {args.head}")
     state = args.out / "checkpoint" / "state.json"
     if state.exists() and not args.resume:
         raise UserError(f"'{args.out}' already holds a training run; pass --resume to continue it or pick a new --out")
@@ -139,6 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, resume=args.resume,
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
                verbose=0 if args.json else 1, seed=args.seed, init=args.init, gsd_m=args.gsd,
-               precision=args.precision, freeze_encoder=args.freeze_encoder)
+               precision=args.precision, freeze_encoder=args.freeze_encoder, teacher=args.teacher,
+               teacher_views=args.teacher_views)
     return {"model": card["model_path"], "card": str(args.out / "model.card.json"), "epochs_done": card["epochs_done"],
             "best_epoch": card["best_epoch"], "metrics": card["metrics"], "seconds": card["timings"]["run_seconds"]}
