@@ -7,8 +7,9 @@ Recipes, each once per fold of bench_real's FOLDS (``--all``: once on every plac
   optimisation than 2 CPU cores can give it?
 - ``teacher``: the full-width SegNet (preset ``segnet``, 29 M parameters), VGG16's ImageNet filters in its encoder
   when the pack holds them, trained on the same tiles. Too slow for 2 CPU cores, so it is never shipped: it teaches.
-- ``distil``: ``long``'s recipe with the fold's teacher's probabilities as half of every pixel's target
-  (``model.train.fit``'s ``teacher``; needs ``teacher`` first in the same run).
+- ``distil``: ``long``'s recipe with the fold's teacher's probabilities, averaged over 8 flips and turns of each
+  patch, as half of every pixel's target (``model.train.fit``'s ``teacher``; needs ``teacher`` first in the same
+  run).
 
 The light models come back under $OUT as one .npz per fold (model/weights/README.md, "On a GPU machine");
 bench/device_unpack.py turns them into bench_real's fold folders here, for ``bench_real.py tune`` and ``score``.
@@ -119,7 +120,7 @@ def _recipe(recipe: str, args, pack: Path, vgg: Path | None, teacher: Path | Non
         return {**base, "preset": "segnet", "epochs": args.teacher_epochs, "learning_rate": 1e-3 if vgg else 5e-4,
                 "init": f"vgg16:{vgg}" if vgg else None}
     light = {**base, "preset": "light", "epochs": args.long_epochs, "base_model_path": pack / "synthetic-only.keras"}
-    return {**light, "teacher": teacher} if recipe == "distil" else light
+    return {**light, "teacher": teacher, "teacher_views": args.teacher_views} if recipe == "distil" else light
 
 
 def _float32_filters(path: Path, work: Path) -> Path:
@@ -142,6 +143,8 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="train on every place (the model to ship)")
     parser.add_argument("--long-epochs", type=int, default=48)
     parser.add_argument("--teacher-epochs", type=int, default=32)
+    parser.add_argument("--teacher-views", type=int, default=8, choices=(1, 2, 4, 8),
+                        help="the teacher's probabilities averaged over this many flips and turns (default 8)")
     parser.add_argument("--precision", default="bfloat16")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2),
                         help="processes that augment batches")
