@@ -128,7 +128,7 @@ def _pixel_iou(model, images: np.ndarray, targets: np.ndarray, head: str, batch_
     raw = model.predict(images, batch_size=batch_size, verbose=0)
     prob = decode_outputs(head, raw)["prob"]
     truth = (targets[..., 0] >= 1) if head == "border" else (targets[..., 0] > 0.5)
-    weight = targets[..., -1] > 0
+    weight = targets[..., 2 if head == "distance" else 1] > 0  # the packed weight (distillation appends channels)
     pred = prob >= 0.5
     inter = np.sum(pred & truth & weight)
     union = np.sum((pred | truth) & weight)

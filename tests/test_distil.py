@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from model.losses import border_distil_loss, border_loss
+from model.data import to_patches
 from tests.test_train import square_examples
 
 
@@ -51,6 +52,14 @@ def test_fit_distils_a_teacher_into_a_student(tmp_path):
     card = fit(train, train[:2], out_dir=tmp_path / "student", preset="tiny", head="border", epochs=2, batch_size=4,
                learning_rate=3e-3, patch=64, width=4, teacher=teacher_card["model_path"])
     assert card["loss"] == "border+distil" and card["teacher"] == teacher_card["model_path"]
+    from model.train import _pixel_iou, with_teacher_probabilities
+
+    student = keras.models.load_model(card["model_path"], compile=False)
+    x, y = to_patches(train[:2], "border", 64, np.asarray(card["class_weights"], np.float32))
+    distil_y, = with_teacher_probabilities(teacher_card["model_path"], (x, y))
+    y[:, :, 40:, 1] = 0  # nodata: out of the figure whatever the teacher says there
+    distil_y[..., 1] = y[..., 1]
+    assert _pixel_iou(student, x, distil_y, "border", 4) == _pixel_iou(student, x, y, "border", 4)
     assert np.isfinite(card["metrics"]["loss"]) and card["width"] == 4
     assert keras.models.load_model(card["model_path"], compile=False).output_shape[-1] == 3
 
