@@ -88,6 +88,13 @@ class Predictor:
         self.seed_step = float(step) if step else None  # nested seed levels (model.vectorize.nested_seeds)
         self.precision = "float32"  # the compute dtype of the network's layers (model/precision.py)
 
+    def threshold_at(self, views: int | None = None) -> float:
+        """The building probability threshold for ``views`` test-time views: the card's ``thresholds_by_views``
+        entry (averaged views are smoother, so they are tuned apart), else its ``threshold``, else 0.5."""
+        by_views = self.card.get("thresholds_by_views") or {}
+        views = self.tta if views is None else check_views(views)
+        return float(by_views.get(str(views), self.card.get("threshold", 0.5)))
+
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
         path = Path(path)

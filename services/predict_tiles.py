@@ -59,23 +59,26 @@ def heatmap_outputs(path: str | Path) -> dict[str, np.ndarray]:
         return {name: src.read(i + 1).astype(np.float32) for i, name in enumerate(names)}
 
 
-def tile_outputs(scene, tile: Tile, predictor) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def tile_outputs(scene, tile: Tile, predictor, views: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The model's output maps and the valid mask on the tile's own grid. The tile is read at the model's GSD
-    through the same resampling read as training and scene prediction, and the maps are brought back."""
+    through the same resampling read as training and scene prediction, and the maps are brought back. ``views``:
+    test-time views averaged per window (default: the card's)."""
     from geo.tiles import tile_image
     from model.predict import resample_maps
 
     image, valid = tile_image(scene, tile, predictor.gsd_m)
     shape = (tile.height, tile.width)
-    outputs = resample_maps(predictor.predict_image(image, valid), shape)
+    outputs = resample_maps(predictor.predict_image(image, valid, tta=views), shape)
     valid = resample_maps({"valid": valid.astype(np.float32)}, shape)["valid"] >= 0.5
     for value in outputs.values():
         value[~valid] = 0.0
     return outputs, valid
 
 
-def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = None) -> TilePrediction:
-    """Run the model on one tile and vectorize (no database writes)."""
+def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = None,
+                 views: int | None = None) -> TilePrediction:
+    """Run the model on one tile and vectorize (no database writes); ``views`` test-time views (default: the
+    card's), at the card's threshold for that many views unless ``threshold`` is given."""
     from geo.tiles import tile_transform
     from geo.vector import lonlat_record
     from model.fused import fused_flags, heatmap_uncertainty
@@ -84,8 +87,8 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
 
     scene = tile.scene
     predictor = Predictor.load(version.path)
-    outputs, valid = tile_outputs(scene, tile, predictor)
-    threshold = threshold if threshold is not None else float(predictor.card.get("threshold", 0.5))
+    outputs, valid = tile_outputs(scene, tile, predictor, views)
+    threshold = threshold if threshold is not None else predictor.threshold_at(views)
     transform = tile_transform(scene, tile)
     smooth = smoothed_separation(outputs)  # seeds and fused flags read the same smoothed map
     labels = segment(outputs, threshold, predictor.seed_level, smooth, predictor.seed_step)
@@ -112,8 +115,10 @@ def store_prediction(session: Session, tile: Tile, version: ModelVersion, result
 
 
 def predict_tiles(session: Session, tile_ids: Sequence[int], model_version: ModelVersion,
-                  progress: Progress | None = None, threshold: float | None = None) -> dict[str, int]:
-    """Predict the given tiles in the caller's session; reviewed tiles are skipped. Returns counts.
+                  progress: Progress | None = None, threshold: float | None = None,
+                  views: int | None = None) -> dict[str, int]:
+    """Predict the given tiles in the caller's session (``views``: see predict_tile); reviewed tiles are skipped.
+    Returns counts.
 
     All the tiles are predicted first and stored afterwards, so the database write lock (taken at the first
     write) is held only while storing, never while the network runs."""
@@ -124,7 +129,7 @@ def predict_tiles(session: Session, tile_ids: Sequence[int], model_version: Mode
         if tile is not None and is_touched(session, tile):
             counts["skipped_reviewed"] += 1
         elif tile is not None:
-            results.append((tile, predict_tile(tile, model_version, threshold)))
+            results.append((tile, predict_tile(tile, model_version, threshold, views)))
         if progress:
             progress(i / max(1, len(tile_ids)), f"predicted tile {i}/{len(tile_ids)}")
     for tile, result in results:

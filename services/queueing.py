@@ -100,12 +100,35 @@ def queue_retrain(session: Session, project_id: int, epochs: int = DEFAULT_EPOCH
     return job
 
 
-def queue_repredict(session: Session, model_version_id: int, project_id: int | None = None) -> Job:
-    """Queue re-prediction of the tiles nobody has reviewed yet with ``model_version_id``."""
-    job = jobs.enqueue(session, JobKind.REPREDICT, {"model_version_id": model_version_id, "project_id": project_id},
-                       project_id=project_id)
-    jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with version {model_version_id}")
+def queue_repredict(session: Session, model_version_id: int, project_id: int | None = None,
+                    views: int | None = None) -> Job:
+    """Queue re-prediction of the tiles nobody has reviewed yet with ``model_version_id`` (``views``: test-time
+    views averaged per window, default the version card's)."""
+    params = {"model_version_id": model_version_id, "project_id": project_id}
+    if views is not None:
+        from model.tta import check_views
+
+        try:
+            params["views"] = check_views(views)
+        except ValueError as exc:
+            raise UserError(f"{exc}; pick one of them") from exc
+    job = jobs.enqueue(session, JobKind.REPREDICT, params, project_id=project_id)
+    jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with version {model_version_id}"
+                                     + (f" at {params['views']} views" if views is not None else ""))
     return job
+
+
+def repredict_active(session: Session, views: int | None = None, *,
+                     actor: Actor | None = SYSTEM) -> tuple[ModelVersion, Job]:
+    """Queue re-prediction of every unreviewed tile with the active version, at ``views`` test-time views
+    (more finds more buildings and is slower: model/weights/README.md); administrators only."""
+    from db.model_versions import active_model_version
+
+    require_admin(actor, "re-predict tiles")
+    version = active_model_version(session)
+    if version is None:
+        raise UserError("no model version is active; promote one first")
+    return version, queue_repredict(session, version.id, views=views)
 
 
 def queue_predict(session: Session, project_id: int, *, actor: Actor | None = SYSTEM) -> Job | None:

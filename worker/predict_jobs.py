@@ -49,13 +49,15 @@ def run_repredict(ctx: JobContext) -> None:
     """Re-predict unreviewed tiles with the job's model version. Reviewed tiles and their footprints are never
     touched (left out here, and predict_tiles skips them too)."""
     version_id = int(ctx.params["model_version_id"])
+    views = ctx.params.get("views")
     with transaction() as session:
         version = session.get(ModelVersion, version_id)
         if version is None:
             raise LookupError(f"model version {version_id} no longer exists")
         tile_ids = unreviewed_tile_ids(session, ctx.params.get("project_id"))
-    ctx.log(f"re-predicting up to {len(tile_ids)} unreviewed tiles with {version.name}")
-    totals = _predict(ctx, tile_ids, version_id, JobKind.REPREDICT.value)
+    ctx.log(f"re-predicting up to {len(tile_ids)} unreviewed tiles with {version.name}"
+            + (f" at {views} views" if views else ""))
+    totals = _predict(ctx, tile_ids, version_id, JobKind.REPREDICT.value, views=views)
     if totals is not None:
         ctx.log(f"re-predicted {totals['predicted']} tiles ({totals['skipped_reviewed']} found reviewed and "
                 "left alone)")
@@ -68,12 +70,12 @@ def dask_address() -> str | None:
 
 
 def _predict(ctx: JobContext, tile_ids: Sequence[int], version_id: int, phase: str,
-             only_unpredicted: bool = False) -> dict[str, int] | None:
+             only_unpredicted: bool = False, views: int | None = None) -> dict[str, int] | None:
     address = dask_address()
     if address is None:
-        return predict_in_chunks(ctx, tile_ids, version_id, phase, only_unpredicted)
+        return predict_in_chunks(ctx, tile_ids, version_id, phase, only_unpredicted, views)
     ctx.log(f"predicting on the Dask cluster at {address}")
-    return predict_in_chunks_on_dask(ctx, tile_ids, version_id, phase, address, only_unpredicted)
+    return predict_in_chunks_on_dask(ctx, tile_ids, version_id, phase, address, only_unpredicted, views)
 
 
 def _plain_tile(tile: Any) -> SimpleNamespace:
@@ -85,15 +87,16 @@ def _plain_tile(tile: Any) -> SimpleNamespace:
                                pixel_size_m=scene.pixel_size_m, band_stats=scene.band_stats, nodata=scene.nodata))
 
 
-def _predict_plain_tile(tile: SimpleNamespace, version: SimpleNamespace) -> Any:
+def _predict_plain_tile(tile: SimpleNamespace, version: SimpleNamespace, views: int | None = None) -> Any:
     """Runs on a Dask worker: network, vectorising and the tile's heatmap file (no database)."""
     from services.predict_tiles import predict_tile
 
-    return predict_tile(tile, version)
+    return predict_tile(tile, version, views=views)
 
 
 def predict_in_chunks_on_dask(ctx: JobContext, tile_ids: Sequence[int], version_id: int, phase: str,
-                              address: str, only_unpredicted: bool = False) -> dict[str, int] | None:
+                              address: str, only_unpredicted: bool = False,
+                              views: int | None = None) -> dict[str, int] | None:
     """``worker.tile_chunks.predict_in_chunks`` with the tiles of each chunk predicted on the cluster."""
     from distributed import Client
     from sqlalchemy import or_, select
@@ -120,7 +123,7 @@ def predict_in_chunks_on_dask(ctx: JobContext, tile_ids: Sequence[int], version_
                 totals["skipped_predicted"] += len(chunk) - len(tiles)
                 todo = [_plain_tile(t) for t in tiles if not is_touched(session, t)]
                 totals["skipped_reviewed"] += len(tiles) - len(todo)
-            futures = [client.submit(_predict_plain_tile, t, plain_version, pure=False) for t in todo]
+            futures = [client.submit(_predict_plain_tile, t, plain_version, views, pure=False) for t in todo]
             results = client.gather(futures)
             with transaction() as session:  # one transaction per chunk, reviewed-meanwhile tiles left alone
                 version = session.get(ModelVersion, version_id)

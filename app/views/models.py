@@ -15,7 +15,7 @@ from app.errors_view import error_message
 from app.plain_text import inert, plain
 from db import jobs
 from db.session import transaction
-from services.queueing import promote_version, rollback_version
+from services.queueing import promote_version, repredict_active, rollback_version
 from services.status import job_table_row
 from services.versions import version_rows
 
@@ -95,6 +95,34 @@ def controls(rows: list[dict]) -> None:
         st.rerun()
 
 
+# test-time views a user can re-predict with (the held-out figures behind the caption: model/weights/README.md)
+VIEW_CHOICES = {1: "1 view (the default speed)",
+                8: "8 views (flips and turns averaged: about 4x slower, finds more buildings)"}
+
+
+def repredict(views: int) -> None:
+    """Queue re-prediction of the unreviewed tiles with the active version and remember the outcome."""
+    try:
+        with transaction() as session:
+            version, job = repredict_active(session, views, actor=current_actor())
+            st.session_state["models_notice"] = (f"Re-predicting unreviewed tiles with {plain(version.name)} at "
+                                                 f"{views} view(s) (job {job.id}).")
+        ensure_local_worker()
+    except Exception as exc:  # noqa: BLE001 - one line; anything unexpected is logged with a reference
+        st.session_state["models_notice"] = f"error: {inert(error_message(exc, 're-predict'))}"
+
+
+def repredict_control() -> None:
+    cols = st.columns([3, 1])
+    views = cols[0].radio("Re-predict the unreviewed tiles with the active model at", list(VIEW_CHOICES),
+                          format_func=VIEW_CHOICES.get, key="repredict_views",
+                          help="Reviewed tiles are never touched. On places the model never saw, 8 views found "
+                               "more buildings: mean F1 0.349 against 0.316 (model/weights/README.md).")
+    if cols[1].button("Re-predict", key="repredict"):
+        repredict(views)
+        st.rerun()
+
+
 @st.fragment(run_every="2s")
 def repredict_jobs() -> None:
     with transaction() as session:
@@ -118,6 +146,7 @@ def main() -> None:
     versions_table(rows)
     if is_admin():
         controls(rows)
+        repredict_control()
     else:
         st.caption("Promoting and rolling back model versions is for administrators.")
     details(rows)

@@ -83,7 +83,7 @@ def _predict_scene(args: argparse.Namespace) -> dict[str, Any]:
         predictor = copy.copy(predictor)  # the loaded model is shared: the override goes on a copy
         predictor.gsd_m = args.gsd
     precision = resolve_precision(args.precision, predictor.card)
-    threshold = args.threshold if args.threshold is not None else float(predictor.card.get("threshold", 0.5))
+    threshold = args.threshold if args.threshold is not None else predictor.threshold_at(args.tta)
     if args.block < 64:
         raise UserError(f"--block must be at least 64 px, got {args.block}")
     options = dict(tolerance_m=args.tolerance, min_area_m2=args.min_area, tta=args.tta, overwrite=args.force,
