@@ -106,15 +106,16 @@ def _unused_or_same(path: Path, data: bytes) -> Path:
     raise UserError(f"too many uploads named '{path.name}'; rename the file before uploading it")
 
 
-def queue_prediction(project_id: int, summary: dict[str, Any], *, actor: Actor | None) -> int | None:
-    """Queue the worker job that predicts the project's new tiles and make sure a worker runs; its id, or None
-    when no tile waits for a prediction."""
+def queue_prediction(project_id: int, summary: dict[str, Any], *, actor: Actor | None,
+                     views: int | None = None) -> int | None:
+    """Queue the worker job that predicts the project's new tiles (at ``views`` test-time views, default the
+    card's) and make sure a worker runs; its id, or None when no tile waits for a prediction."""
     from app.local_worker import ensure_local_worker
     from services.queueing import queue_predict
 
     try:
         with transaction() as session:
-            job = queue_predict(session, project_id, actor=actor)
+            job = queue_predict(session, project_id, actor=actor, views=views)
             job_id = job.id if job is not None else None
     except UserError as exc:
         raise UserError(f"added {summary['scenes']} scene(s) ({summary['tiles']} new tiles) but cannot "
@@ -125,7 +126,8 @@ def queue_prediction(project_id: int, summary: dict[str, Any], *, actor: Actor |
 
 
 def add_scenes(project: str, scenes: Sequence[str | Path], labels: str | Path | None, tile_size: int,
-               predict: bool, progress: Progress, *, actor: Actor | None, align_labels: bool = False) -> dict[str, Any]:
+               predict: bool, progress: Progress, *, actor: Actor | None, align_labels: bool = False,
+               views: int | None = None) -> dict[str, Any]:
     """Ingest scenes into the project (labels optional; ``align_labels`` moves them onto each scene's roofs when
     they sit measurably off them); with ``predict`` queue a background job that predicts the new tiles with the
     active model (its id in summary["predict_job"]). Nothing is predicted here.
@@ -133,6 +135,10 @@ def add_scenes(project: str, scenes: Sequence[str | Path], labels: str | Path | 
     from geo.sources import LabelSource
 
     require_admin(actor, "add scenes")
+    if predict:
+        from services.queueing import checked_views
+
+        views = checked_views(views)  # a bad count fails before anything is ingested
     if not scenes:
         raise UserError("no scene given; type server paths (one per line) or upload GeoTIFF files")
     if align_labels and labels:
@@ -140,7 +146,7 @@ def add_scenes(project: str, scenes: Sequence[str | Path], labels: str | Path | 
     summary = ingest(list(scenes), [labels] if labels else None, project=project, tile_size=int(tile_size),
                      progress=progress, actor=actor)
     if predict:
-        summary["predict_job"] = queue_prediction(int(summary["project_id"]), summary, actor=actor)
+        summary["predict_job"] = queue_prediction(int(summary["project_id"]), summary, actor=actor, views=views)
     progress(1.0, "done")
     return summary
 

@@ -106,12 +106,7 @@ def queue_repredict(session: Session, model_version_id: int, project_id: int | N
     views averaged per window, default the version card's)."""
     params = {"model_version_id": model_version_id, "project_id": project_id}
     if views is not None:
-        from model.tta import check_views
-
-        try:
-            params["views"] = check_views(views)
-        except ValueError as exc:
-            raise UserError(f"{exc}; pick one of them") from exc
+        params["views"] = checked_views(views)
     job = jobs.enqueue(session, JobKind.REPREDICT, params, project_id=project_id)
     jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with version {model_version_id}"
                                      + (f" at {params['views']} views" if views is not None else ""))
@@ -131,15 +126,17 @@ def repredict_active(session: Session, views: int | None = None, *,
     return version, queue_repredict(session, version.id, views=views)
 
 
-def queue_predict(session: Session, project_id: int, *, actor: Actor | None = SYSTEM) -> Job | None:
+def queue_predict(session: Session, project_id: int, *, actor: Actor | None = SYSTEM,
+                  views: int | None = None) -> Job | None:
     """Queue prediction of the project's never-predicted tiles (scenes just added) with the active model
-    (administrators only, like adding the scenes).
+    (administrators only, like adding the scenes), at ``views`` test-time views (default: the card's).
 
     None when no tile waits. A predict job of the project still waiting in the queue is returned instead of
-    a second one: it lists the tiles when it starts, so it picks these up too."""
+    a second one: it lists the tiles when it starts, so it picks these up too (at the views asked last)."""
     from db.queries import count_unpredicted_tiles
 
     require_admin(actor, "queue predictions")
+    views = checked_views(views)
     project = session.get(Project, project_id)
     if project is None:
         raise UserError(f"project id {project_id} does not exist")
@@ -148,11 +145,26 @@ def queue_predict(session: Session, project_id: int, *, actor: Actor | None = SY
         return None
     base = usable_version(session, "predict with")
     job = jobs.queued_job(session, project_id, JobKind.PREDICT)
+    params = {"project_id": project_id, **({"views": views} if views is not None else {})}
     if job is None:
-        job = jobs.enqueue(session, JobKind.PREDICT, {"project_id": project_id}, project_id=project_id)
+        job = jobs.enqueue(session, JobKind.PREDICT, params, project_id=project_id)
+    elif job.params != params:
+        job.params = params  # still waiting: it predicts at the views asked last
     jobs.append_log(session, job.id, f"queued: predict {waiting} new tiles of '{project.name}' "
-                                     f"with {base.name}")
+                                     f"with {base.name}" + (f" at {views} views" if views is not None else ""))
     return job
+
+
+def checked_views(views: int | None) -> int | None:
+    """``views`` as a test-time view count (None: the card's), or a one-line UserError."""
+    if views is None:
+        return None
+    from model.tta import check_views
+
+    try:
+        return check_views(views)
+    except ValueError as exc:
+        raise UserError(f"{exc}; pick one of them") from exc
 
 
 def version_by_ref(session: Session, ref: str | int) -> ModelVersion:

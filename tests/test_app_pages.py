@@ -86,6 +86,22 @@ def test_projects_page_queues_prediction_of_new_tiles_for_the_worker(world, data
     assert any(f"31 tiles waiting for prediction (background job {job.id} queued" in i.value for i in at.info)
 
 
+def test_projects_page_predicts_new_tiles_at_eight_views(world, data_home):
+    import numpy as np
+
+    from db import jobs
+    scene = write_geotiff(import_roots()[0] / "new.tif", np.full((3, 96, 96), 120, np.uint8), "EPSG:32616", GRID)
+    at = app_test("views/projects.py")
+    at.text_area(key="scene_paths").input(str(scene))
+    at.number_input(key="tile_size").set_value(128)
+    at.checkbox(key="predict_views8").check()
+    button(at, "btn_add_scenes").click().run()
+    assert not at.exception and any("added 1 scene" in m.value for m in at.success)
+    with transaction() as s:
+        (job,) = jobs.list_jobs(s)
+        assert job.kind == "predict" and job.params["views"] == 8 and "at 8 views" in job.log
+
+
 def test_projects_page_reports_bad_path(world):
     at = app_test("views/projects.py")
     at.text_area(key="scene_paths").input("/nowhere/scene.tif")

@@ -86,3 +86,27 @@ def test_models_page_re_predicts_at_the_chosen_views(project_tiles, monkeypatch)
     with transaction() as session:
         (job,) = jobs.list_jobs(session, kind="repredict")
         assert job.status == "queued" and job.params["views"] == 8
+
+
+def test_added_scenes_predicted_at_eight_views(data_home, tmp_path):
+    from db.schema import ModelVersion
+    from geo.synth import make_scene
+    from services.predict_tiles import predict_tile
+
+    scene = make_scene(tmp_path / "scenes", seed=11, index=0, size=256)[0]
+    with pytest.raises(UserError, match="1, 2, 4 or 8"):
+        add_scenes("city", [scene], None, 128, predict=True, progress=lambda *a, **k: None, actor=SYSTEM, views=3)
+    with transaction() as session:
+        assert not session.scalars(select(Tile.id)).all()  # refused before anything was ingested
+    summary = add_scenes("city", [scene], None, 128, predict=True, progress=lambda *a, **k: None, actor=SYSTEM,
+                         views=8)
+    job_id = summary["predict_job"]
+    assert run_worker(once=True, heartbeat_seconds=0.5)["jobs"] == {job_id: "done"}
+    with transaction() as session:
+        assert "at 8 views" in jobs.get_job(session, job_id).log
+        tiles = list(session.scalars(select(Tile).order_by(Tile.id)))
+        version = session.get(ModelVersion, tiles[0].model_version_id)
+        stored = sorted(session.scalars(select(Footprint.score)))
+        eight = sorted(r["score"] for t in tiles for r in predict_tile(t, version, views=8).records)
+        one = sorted(r["score"] for t in tiles for r in predict_tile(t, version, views=1).records)
+    assert stored and stored == eight and stored != one

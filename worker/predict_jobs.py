@@ -31,14 +31,15 @@ def run_predict_new(ctx: JobContext) -> None:
     """Predict the project's unreviewed tiles that no model has predicted yet. The tiles are listed when the
     job starts, so scenes added while it was queued are included."""
     project_id = int(ctx.params["project_id"])
+    views = ctx.params.get("views")
     with transaction() as session:
         version = usable_version(session, "predict with")
         version_id, version_name = version.id, version.name
         tile_ids = unpredicted_tile_ids(session, project_id)
-    ctx.log(f"predicting {len(tile_ids)} new tiles with {version_name}")
+    ctx.log(f"predicting {len(tile_ids)} new tiles with {version_name}" + (f" at {views} views" if views else ""))
     ctx.progress({"phase": JobKind.PREDICT.value, "batch": 0, "n_batches": len(tile_ids), "model": version_name},
                  force=True)
-    totals = _predict(ctx, tile_ids, version_id, JobKind.PREDICT.value, only_unpredicted=True)
+    totals = _predict(ctx, tile_ids, version_id, JobKind.PREDICT.value, only_unpredicted=True, views=views)
     if totals is not None:
         ctx.log(f"predicted {totals['predicted']} tiles ({totals['skipped_reviewed']} reviewed and "
                 f"{totals['skipped_predicted']} predicted meanwhile were left alone)")
