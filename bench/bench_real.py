@@ -109,6 +109,15 @@ def load_examples(root: Path, cache: Path, gsd: float, align: bool | str = False
             for p in places}
 
 
+def fold_split(examples: dict[str, list], synthetic: list, held: list[str]) -> tuple[list, list]:
+    """One fold's training and validation tiles: every place but ``held`` plus the synthetic tiles, 10% of the
+    tiles for validation (seed 0)."""
+    from model.data import split_by_tile
+
+    pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
+    return split_by_tile(pool, 0.1, seed=0)
+
+
 def synthetic_examples(cache: Path, scenes: int, seed: int, gsd: float) -> list:
     from geo.synth import synth
     from model.data import scene_examples
@@ -121,7 +130,7 @@ def synthetic_examples(cache: Path, scenes: int, seed: int, gsd: float) -> list:
 
 
 def train(args) -> None:
-    from model.data import balance_places, split_by_tile
+    from model.data import balance_places
     from model.train import fit
 
     out, cache = Path(args.out), Path(args.out) / "cache"
@@ -134,8 +143,7 @@ def train(args) -> None:
         synthetic = synthetic_examples(cache, args.synthetic, 7, gsd) if args.synthetic else []
         for held in folds:
             tag = "all" if not held else "fold-" + "+".join(held)
-            pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
-            train_ex, val_ex = split_by_tile(pool, 0.1, seed=0)
+            train_ex, val_ex = fold_split(examples, synthetic, held)
             if spec.get("balance"):
                 train_ex = balance_places(train_ex)
             started = time.monotonic()
@@ -240,7 +248,6 @@ def tune(args) -> None:
     import numpy as np
     from rasterio.transform import Affine
 
-    from model.data import split_by_tile
     from model.metrics import spacenet_counts
     from model.predict import Predictor
     from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment
@@ -253,8 +260,7 @@ def tune(args) -> None:
     grid = {(t, a, s, d): np.zeros(3, int) for t in thresholds for a in MIN_AREAS_M2 for s in levels for d in steps}
     pixel = Affine(gsd, 0, 0, 0, -gsd, 0)
     for held in FOLDS if args.fold is None else [FOLDS[args.fold]]:
-        pool = [ex for place, exs in examples.items() if place not in held for ex in exs] + synthetic
-        _, val = split_by_tile(pool, 0.1, seed=0)
+        _, val = fold_split(examples, synthetic, held)
         predictor = Predictor.load(out / args.candidate / ("fold-" + "+".join(held)) / "model.keras")
         for ex in (e for e in val if "/" in e.ref):  # real tiles only ("place/scene:col,row")
             truths = [d.polygon for d in labels_to_polygons(ex.instances, ex.valid.astype(np.float32), pixel, 0.0,

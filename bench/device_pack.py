@@ -71,7 +71,8 @@ def main() -> None:
     parser.add_argument("--align", choices=["none", "scene", "window"], default="none",
                         help="register each scene's labels to its imagery first (geo/registration.py)")
     parser.add_argument("--synthetic", type=int, default=16, help="synthetic scenes (seed 7) as bench_real mixes in")
-    parser.add_argument("--synthetic-model", type=Path, default=ROOT / "bench" / "out" / "real" / "synthetic-only.keras")
+    parser.add_argument("--synthetic-model", type=Path,
+                        default=ROOT / "bench" / "out" / "real" / "synthetic-only.keras")
     parser.add_argument("--codec", choices=["raw", "webp", "jpeg"], default="webp",
                         help="how tile images are stored (model/tilepack.py); jpeg leaves room for --vgg")
     parser.add_argument("--vgg", type=Path, default=None, help="VGG16 filters from `footprints weights import-vgg16`")

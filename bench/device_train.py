@@ -36,12 +36,15 @@ RETURNED = ("long", "distil")  # the light recipes whose weights come back
 
 
 def fold_sets(real: list, synthetic: list, held: list[str]) -> tuple[list, list]:
-    """bench_real's split for one fold: the training places' tiles plus the synthetic ones, 10% of the tiles
-    for validation (seed 0), small places repeated in the training list."""
-    from model.data import balance_places, split_by_tile
+    """bench_real's split for one fold (``bench_real.fold_split``, the pack's tiles grouped by place in the order
+    they were packed), small places repeated in the training list."""
+    from bench_real import fold_split
+    from model.data import balance_places
 
-    pool = [ex for ex in real if ex.ref.split("/", 1)[0] not in held] + synthetic
-    train, val = split_by_tile(pool, 0.1, seed=0)
+    by_place: dict[str, list] = {}
+    for ex in real:
+        by_place.setdefault(ex.ref.split("/", 1)[0], []).append(ex)
+    train, val = fold_split(by_place, synthetic, held)
     return balance_places(train), val
 
 

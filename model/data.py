@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
-
-from typing import TYPE_CHECKING
 
 from errors import UserError
 from model.targets import binary_mask, border_classes, distance_target

@@ -58,8 +58,8 @@ def load_tiles(path: str | Path) -> list[TrainingExample]:
         valid = np.unpackbits(pack["valid"]).astype(bool)
     examples, px = [], 0
     for k, ((h, w, c), ref) in enumerate(zip(shapes.tolist(), refs.tolist())):
-        pixels = _decode(images[offsets[k]:offsets[k + 1]], codec, (h, w, c))
-        examples.append(TrainingExample(pixels.astype(np.float32) / 255.0, instances[px:px + h * w].reshape(h, w).copy(),
+        image = _decode(images[offsets[k]:offsets[k + 1]], codec, (h, w, c)).astype(np.float32) / 255.0
+        examples.append(TrainingExample(image, instances[px:px + h * w].reshape(h, w).copy(),
                                         valid[px:px + h * w].reshape(h, w).copy(), str(ref)))
         px += h * w
     return examples

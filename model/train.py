@@ -247,8 +247,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     ``teacher`` (a border-head model file) distils it: its probabilities on every patch join the targets and the
     loss is ``border+distil`` (half the labels' cross-entropy, half the teacher's); ``teacher_views`` averages the
     teacher over that many flips and turns of each patch (``model.tta``), so that a student at one view learns
-    what the teacher gives at several. ``data_workers`` > 1 augments
-    in that many processes (``model.data.make_dataset``)."""
+    what the teacher gives at several. ``data_workers`` > 1 augments in that many processes
+    (``model.data.make_dataset``)."""
     import keras
 
     from model.losses import loss_for
@@ -299,9 +299,9 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     run.current_epoch = first + 1
     finished_early = run.state["wait"] >= patience
     if first < epochs and not finished_early:
-        model.fit(make_dataset(train_x, train_y, batch_size, True, seed, data_workers), epochs=epochs, initial_epoch=first,
-                  validation_data=make_dataset(run.val_x, run.val_y, batch_size, False), callbacks=[keeper.callback],
-                  verbose=verbose)
+        model.fit(make_dataset(train_x, train_y, batch_size, True, seed, data_workers), epochs=epochs,
+                  initial_epoch=first, validation_data=make_dataset(run.val_x, run.val_y, batch_size, False),
+                  callbacks=[keeper.callback], verbose=verbose)
     card = _finish(run, model, keeper.cancelled, keep, dict(preset=preset, head=head, bands=bands, epochs=epochs,
                    batch_size=batch_size, learning_rate=learning_rate, patch=patch, width=width, depth=depth,
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),

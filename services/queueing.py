@@ -104,12 +104,12 @@ def queue_repredict(session: Session, model_version_id: int, project_id: int | N
                     views: int | None = None) -> Job:
     """Queue re-prediction of the tiles nobody has reviewed yet with ``model_version_id`` (``views``: test-time
     views averaged per window, default the version card's)."""
-    params = {"model_version_id": model_version_id, "project_id": project_id}
-    if views is not None:
-        params["views"] = checked_views(views)
+    views = checked_views(views)
+    params = {"model_version_id": model_version_id, "project_id": project_id,
+              **({"views": views} if views is not None else {})}
     job = jobs.enqueue(session, JobKind.REPREDICT, params, project_id=project_id)
     jobs.append_log(session, job.id, f"queued: re-predict unreviewed tiles with version {model_version_id}"
-                                     + (f" at {params['views']} views" if views is not None else ""))
+                                     + at_views(views))
     return job
 
 
@@ -151,8 +151,13 @@ def queue_predict(session: Session, project_id: int, *, actor: Actor | None = SY
     elif job.params != params:
         job.params = params  # still waiting: it predicts at the views asked last
     jobs.append_log(session, job.id, f"queued: predict {waiting} new tiles of '{project.name}' "
-                                     f"with {base.name}" + (f" at {views} views" if views is not None else ""))
+                                     f"with {base.name}" + at_views(views))
     return job
+
+
+def at_views(views: int | None) -> str:
+    """" at N views" for a job's log, empty when the job predicts at the card's views."""
+    return f" at {views} views" if views else ""
 
 
 def checked_views(views: int | None) -> int | None:

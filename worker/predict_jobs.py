@@ -21,7 +21,7 @@ from db.enums import JobKind
 from db.queries import unpredicted_tile_ids
 from db.schema import ModelVersion
 from db.session import transaction
-from services.queueing import usable_version
+from services.queueing import at_views, usable_version
 from services.training_set import unreviewed_tile_ids
 from worker.context import JobContext
 from worker.tile_chunks import predict_in_chunks
@@ -36,7 +36,7 @@ def run_predict_new(ctx: JobContext) -> None:
         version = usable_version(session, "predict with")
         version_id, version_name = version.id, version.name
         tile_ids = unpredicted_tile_ids(session, project_id)
-    ctx.log(f"predicting {len(tile_ids)} new tiles with {version_name}" + (f" at {views} views" if views else ""))
+    ctx.log(f"predicting {len(tile_ids)} new tiles with {version_name}" + at_views(views))
     ctx.progress({"phase": JobKind.PREDICT.value, "batch": 0, "n_batches": len(tile_ids), "model": version_name},
                  force=True)
     totals = _predict(ctx, tile_ids, version_id, JobKind.PREDICT.value, only_unpredicted=True, views=views)
@@ -56,8 +56,7 @@ def run_repredict(ctx: JobContext) -> None:
         if version is None:
             raise LookupError(f"model version {version_id} no longer exists")
         tile_ids = unreviewed_tile_ids(session, ctx.params.get("project_id"))
-    ctx.log(f"re-predicting up to {len(tile_ids)} unreviewed tiles with {version.name}"
-            + (f" at {views} views" if views else ""))
+    ctx.log(f"re-predicting up to {len(tile_ids)} unreviewed tiles with {version.name}" + at_views(views))
     totals = _predict(ctx, tile_ids, version_id, JobKind.REPREDICT.value, views=views)
     if totals is not None:
         ctx.log(f"re-predicted {totals['predicted']} tiles ({totals['skipped_reviewed']} found reviewed and "
