@@ -55,16 +55,24 @@ def threshold_preview(view: TileView, threshold: float) -> list[list[list[float]
 
 
 def model_threshold(view: TileView) -> float:
-    """The threshold the tile's model predicts with (its model card's), 0.5 when the tile has no model yet."""
-    return model_card_value(view, "threshold", 0.5)
+    """The threshold the tile's stored prediction used: its model card's for the number of test-time views that
+    made it (``model.predict.card_threshold``), 0.5 when the tile has no model yet."""
+    from model.predict import card_threshold
+
+    return card_threshold(tile_model_card(view), view.prediction_views)
 
 
 def model_card_value(view: TileView, key: str, default: float | None) -> float | None:
     """A number from the model card of the tile's model (``default`` when the tile has no model or the card none)."""
+    value = tile_model_card(view).get(key, default)
+    return float(value) if value is not None else None
+
+
+def tile_model_card(view: TileView) -> dict[str, Any]:
+    """The model card of the model that predicted the tile (empty when none did)."""
     from db.queries import tile_model_version
     from db.session import transaction
 
     with transaction() as session:
         version = tile_model_version(session, view.tile_id)
-        value = (version.card or {}).get(key, default) if version else default
-        return float(value) if value is not None else None
+        return dict(version.card or {}) if version else {}

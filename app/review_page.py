@@ -139,15 +139,24 @@ def osm_controls(view: TileView) -> list[dict[str, Any]]:
     return features
 
 
+def prediction_caption(view: TileView, threshold: float) -> str:
+    """How the tile's stored footprints were made: the threshold and the test-time views (when recorded)."""
+    views = view.prediction_views
+    made = f" at {views} test-time view{'s' if views != 1 else ''}" if views else ""
+    return f"The stored footprints were predicted{made} at threshold {threshold:.2f}."
+
+
 def threshold_controls(view: TileView) -> list[list[list[float]]]:
     """The re-vectorize preview toggle and slider; returns the preview rings (empty when off)."""
     from app.previews import model_threshold, threshold_preview
 
+    stored = model_threshold(view)
     on = st.toggle("Preview at another threshold", key="thr_on")
-    threshold = st.slider("Threshold", 0.05, 0.95, round(model_threshold(view) * 20) / 20, 0.05, key="thr_value",
+    threshold = st.slider("Threshold", 0.05, 0.95, round(stored * 20) / 20, 0.05, key="thr_value",
                           disabled=not on)
     if not on:
         return []
+    st.caption(prediction_caption(view, stored))
     try:
         rings = threshold_preview(view, float(threshold))
     except Exception as exc:  # noqa: BLE001 - a UserError as it is, anything else one line + a logged reference

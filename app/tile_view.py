@@ -45,6 +45,7 @@ class TileView:
     footprints: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     neighbours: list[dict[str, Any]] = field(default_factory=list)  # live footprints of the adjacent tiles
+    prediction_views: int | None = None  # test-time views of the stored prediction (None: before they were kept)
 
     @property
     def versions(self) -> dict[int, int]:
@@ -66,14 +67,14 @@ def load_tile_view(tile_id: int, full: bool = True) -> TileView | None:
             return TileView(tile.id, scene.project_id, scene.id, scene.name, scene.path, scene.crs,
                             transform, tile.col_off, tile.row_off, tile.width, tile.height, scene.band_stats,
                             scene.nodata, tile.heatmap_path, tile.review_state, tile.uncertainty, tile.fused_count,
-                            [], {}, footprints)
+                            [], {}, footprints, prediction_views=tile.prediction_views)
         _explain_fused(footprints, rows, scene.crs)
         return TileView(
             tile.id, scene.project_id, scene.id, scene.name, scene.path, scene.crs, transform, tile.col_off,
             tile.row_off, tile.width, tile.height, scene.band_stats, scene.nodata, tile.heatmap_path,
             tile.review_state, tile.uncertainty, tile.fused_count, _corners(scene.crs, transform, tile),
             status_counts(session, [tile.id])[tile.id], footprints, recent_events(session, tile.id),
-            _neighbour_rows(session, tile))
+            _neighbour_rows(session, tile), tile.prediction_views)
 
 
 def _neighbour_rows(session, tile: Tile) -> list[dict[str, Any]]:

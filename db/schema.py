@@ -94,6 +94,7 @@ class Tile(Base):
     uncertainty: Mapped[float | None] = mapped_column(Float, nullable=True)
     fused_count: Mapped[int] = mapped_column(Integer, default=0)
     predicted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    prediction_views: Mapped[int | None] = mapped_column(Integer, nullable=True)  # test-time views (model/tta.py)
     scene: Mapped[Scene] = relationship(back_populates="tiles")
 
 

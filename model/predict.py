@@ -89,11 +89,9 @@ class Predictor:
         self.precision = "float32"  # the compute dtype of the network's layers (model/precision.py)
 
     def threshold_at(self, views: int | None = None) -> float:
-        """The building probability threshold for ``views`` test-time views: the card's ``thresholds_by_views``
-        entry (averaged views are smoother, so they are tuned apart), else its ``threshold``, else 0.5."""
-        by_views = self.card.get("thresholds_by_views") or {}
-        views = self.tta if views is None else check_views(views)
-        return float(by_views.get(str(views), self.card.get("threshold", 0.5)))
+        """The building probability threshold for ``views`` test-time views (default: the card's), see
+        ``card_threshold``."""
+        return card_threshold(self.card, self.tta if views is None else check_views(views))
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
@@ -158,6 +156,13 @@ class Predictor:
         padded = [_pad_multiple(piece) for piece in pieces]
         raw = self._run(np.stack([p for p, _, _ in padded]))
         return [raw[k, :h, :w] for k, (_, h, w) in enumerate(padded)]
+
+
+def card_threshold(card: dict[str, Any], views: int | None = None) -> float:
+    """A model card's building probability threshold for ``views`` test-time views: its ``thresholds_by_views``
+    entry (averaged views are smoother, so they are tuned apart), else its ``threshold``, else 0.5."""
+    by_views = card.get("thresholds_by_views") or {}
+    return float(by_views.get(str(views), card.get("threshold", 0.5)))
 
 
 def resample_maps(maps: dict[str, np.ndarray], shape: tuple[int, int]) -> dict[str, np.ndarray]:

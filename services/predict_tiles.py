@@ -34,6 +34,7 @@ class TilePrediction:
     records: list[dict[str, Any]]  # Footprint column values
     uncertainty: float
     fused_count: int
+    views: int = 1  # test-time views averaged (model/tta.py): which of the card's thresholds the records used
 
 
 def _write_heatmap(tile: Tile, version: ModelVersion, outputs: dict[str, np.ndarray], transform) -> str:
@@ -87,6 +88,7 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
 
     scene = tile.scene
     predictor = Predictor.load(version.path)
+    views = predictor.tta if views is None else views
     outputs, valid = tile_outputs(scene, tile, predictor, views)
     threshold = threshold if threshold is not None else predictor.threshold_at(views)
     transform = tile_transform(scene, tile)
@@ -101,7 +103,7 @@ def predict_tile(tile: Tile, version: ModelVersion, threshold: float | None = No
                 "score": round(d.score, 4), "model_version_id": version.id, "fused_flag": flag}
                for d, flag in zip(dets, flags)]
     return TilePrediction(_write_heatmap(tile, version, outputs, transform), records,
-                          heatmap_uncertainty(outputs["prob"], labels, valid), int(sum(flags)))
+                          heatmap_uncertainty(outputs["prob"], labels, valid), int(sum(flags)), views)
 
 
 def store_prediction(session: Session, tile: Tile, version: ModelVersion, result: TilePrediction) -> None:
@@ -110,7 +112,7 @@ def store_prediction(session: Session, tile: Tile, version: ModelVersion, result
                                             Footprint.status == FootprintStatus.PENDING))
     session.add_all(Footprint(**record) for record in result.records)
     tile.heatmap_path, tile.uncertainty, tile.fused_count = result.heatmap_path, result.uncertainty, result.fused_count
-    tile.model_version_id, tile.predicted_at = version.id, utcnow()
+    tile.model_version_id, tile.predicted_at, tile.prediction_views = version.id, utcnow(), result.views
     session.flush()
 
 

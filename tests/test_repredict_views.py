@@ -110,3 +110,36 @@ def test_added_scenes_predicted_at_eight_views(data_home, tmp_path):
         eight = sorted(r["score"] for t in tiles for r in predict_tile(t, version, views=8).records)
         one = sorted(r["score"] for t in tiles for r in predict_tile(t, version, views=1).records)
     assert stored and stored == eight and stored != one
+
+
+def test_review_page_previews_on_the_scale_of_the_stored_prediction(project_tiles, monkeypatch):
+    """A tile re-predicted at 8 views records them; the Review page's threshold slider starts at the card's 8-view
+    threshold (0.8, not the 1-view 0.85) and says how the stored footprints were made."""
+    from app_harness import app_test
+
+    from app.previews import model_threshold
+    from app.tile_view import load_tile_view
+    from services.queueing import repredict_active
+
+    monkeypatch.setenv("FOOTPRINTS_NO_LOCAL_WORKER", "1")
+    tile_id = project_tiles[0]
+    assert model_threshold(load_tile_view(tile_id)) == 0.5  # no model has predicted it yet
+    with transaction() as session:
+        repredict_active(session, 8, actor=SYSTEM)
+    run_worker(once=True, heartbeat_seconds=0.5)
+    with transaction() as session:
+        assert session.get(Tile, tile_id).prediction_views == 8
+    view = load_tile_view(tile_id)
+    assert view.prediction_views == 8 and model_threshold(view) == 0.8
+    at = app_test()
+    at.session_state["tile_id"] = tile_id
+    at.run()
+    at.toggle(key="thr_on").set_value(True).run()
+    assert not at.exception
+    assert at.slider(key="thr_value").value == 0.8
+    assert any("predicted at 8 test-time views at threshold 0.80" in c.value for c in at.caption)
+    with transaction() as session:
+        repredict_active(session, 1, actor=SYSTEM)
+    run_worker(once=True, heartbeat_seconds=0.5)
+    view = load_tile_view(tile_id)
+    assert view.prediction_views == 1 and model_threshold(view) == 0.85
