@@ -24,11 +24,10 @@ def _seed(session, project_name: str, rng: np.random.Generator, count: int = 400
                   transform=[1, 0, 0, 0, -1, 0], width=1, height=1, band_count=3, dtype="uint8", band_stats=[])
     session.add(scene)
     session.flush()
-    tiles = [Tile(scene_id=scene.id, col_off=i, row_off=0, width=1, height=1, minx=0, miny=0, maxx=1, maxy=1,
-                  min_lon=0, min_lat=0, max_lon=1, max_lat=1) for i in range(4)]
-    session.add_all(tiles)
-    session.flush()
-    tile_ids = [t.id for t in tiles]
+    # Core inserts naming only columns every schema revision has, so an old database (made at 0002) can be seeded
+    tile_ids = [session.execute(insert(Tile.__table__).values(
+        scene_id=scene.id, col_off=i, row_off=0, width=1, height=1, minx=0, miny=0, maxx=1, maxy=1, min_lon=0,
+        min_lat=0, max_lon=1, max_lat=1).returning(Tile.__table__.c.id)).scalar_one() for i in range(4)]
     rows = [_box_row(rng, tile_ids) for _ in range(count)]
     session.execute(insert(Footprint), rows[: count // 2])  # bulk Core insert
     session.add_all(Footprint(**row) for row in rows[count // 2:])  # ORM inserts
