@@ -1,9 +1,10 @@
 """End-to-end scene prediction speed (read, resample to the model's GSD, network, vectorise, write GeoJSON and
 heatmap) for one or more models on the same scene, in one run; megapixels of the scene per second, median of reps.
 
-    .venv/bin/python bench/bench_e2e.py [--size 2048] [--pixel 0.5] [--reps 3] [--model NAME=PATH[:views] ...]
+    .venv/bin/python bench/bench_e2e.py [--size 2048] [--pixel 0.5] [--reps 3] [--model NAME=PATH[:views[:precision]] ...]
 
-Default: the shipped model with its card's views.
+Default: the shipped model with its card's views, in float32. ``precision``: float32, bfloat16 or auto
+(model/precision.py).
 """
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--pixel", type=float, default=0.5, help="the scene's pixel size in metres")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--model", action="append", default=[], help="NAME=PATH[:views]")
+    parser.add_argument("--model", action="append", default=[], help="NAME=PATH[:views[:precision]]")
     args = parser.parse_args()
 
     from geo.synth import make_scene
+    from model.precision import with_precision
     from model.predict import Predictor, default_model_path
     from model.scene_predict import predict_scene
 
@@ -40,8 +42,9 @@ def main() -> None:
         rows = []
         for spec in specs:
             name, rest = spec.split("=", 1)
-            path, _, views = rest.partition(":")
-            predictor = Predictor.load(path)
+            path, _, options = rest.partition(":")
+            views, _, precision = options.partition(":")
+            predictor = with_precision(Predictor.load(path), precision or "float32")
             tta = int(views) if views else None
             predict_scene(tif, predictor, Path(tmp) / "warm.geojson", Path(tmp) / "warm.tif", tta=tta)  # warm-up
             seconds = []
@@ -50,7 +53,8 @@ def main() -> None:
                 predict_scene(tif, predictor, Path(tmp) / f"{name}.geojson", Path(tmp) / f"{name}.tif",
                               threshold=float(predictor.card.get("threshold", 0.5)), tta=tta)
                 seconds.append(time.perf_counter() - start)
-            rows.append({"model": name, "views": tta or predictor.tta, "gsd_m": predictor.gsd_m,
+            rows.append({"model": name, "views": tta or predictor.tta, "precision": predictor.precision,
+                         "gsd_m": predictor.gsd_m,
                          "median_s": round(statistics.median(seconds), 2),
                          "mp_per_s": round(megapixels / statistics.median(seconds), 3)})
             print(json.dumps(rows[-1]), flush=True)

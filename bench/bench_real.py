@@ -74,6 +74,11 @@ CANDIDATES = {
     # and turns averaged, model.tta): half of each pixel's target is that teacher's probability
     "balanced-distil-tta": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
                             "teacher": "balanced", "teacher_views": 8},
+    # balanced's fold models rebuilt with nearest-neighbour upsampling in the decoder instead of index unpooling
+    # (the same weights; model.segnet, unpooling "plain") and trained on at half balanced's rate (run with
+    # --epochs 8): does a decoder without the pooling positions' noise give at 1 view what 8 views give?
+    "balanced-plain": {"init": None, "base": "balanced", "lr": 2.5e-4, "precision": "bfloat16", "balance": True,
+                       "unpooling": "plain"},
     # VGG16's ImageNet filters at full width, frozen, under the light decoder trained from scratch (preset
     # vgg-light; run with --epochs 16 --vgg FILE.npz from `footprints weights import-vgg16`)
     "vgg-frozen": {"init": "vgg16:{vgg}", "base": None, "lr": 1e-3, "precision": "bfloat16", "balance": True,
@@ -156,7 +161,7 @@ def train(args) -> None:
                        seed=0, precision=spec.get("precision", "float32"), loss=spec.get("loss"),
                        freeze_encoder=spec.get("freeze_encoder", False),
                        teacher=out / spec["teacher"] / tag / "model.keras" if spec.get("teacher") else None,
-                       teacher_views=spec.get("teacher_views", 1))
+                       teacher_views=spec.get("teacher_views", 1), unpooling=spec.get("unpooling"))
             print(json.dumps({"candidate": name, "fold": tag, "val_iou": card["metrics"].get("val_iou"),
                               "epochs": card["epochs_done"], "minutes": round((time.monotonic() - started) / 60, 1)}),
                   flush=True)

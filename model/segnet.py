@@ -188,6 +188,11 @@ def build_segnet(bands: int = 3, preset: str = DEFAULT_PRESET, head: str = "bord
     return keras.Model(inputs, outputs, name=f"segnet_{preset}_{head}")
 
 
+def model_unpooling(model: keras.Model) -> str:
+    """How a built or loaded SegNet's decoder upsamples: "indices" (index unpooling) or "plain"."""
+    return "plain" if any(layer.name.endswith("_upsample") for layer in model.layers) else "indices"
+
+
 def model_head(model: keras.Model) -> str:
     """Which head a built or loaded SegNet has (from its output layer's name)."""
     name = model.layers[-1].name

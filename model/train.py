@@ -69,24 +69,25 @@ def _compile(model, head: str, learning_rate: float, total_steps: int, loss: str
 
 
 def _initial_model(state, ckpt: Path, base_model_path, bands: int, preset: str, head: str, width, depth,
-                   init: str | None = None, calibration: np.ndarray | None = None):
+                   init: str | None = None, calibration: np.ndarray | None = None, unpooling: str | None = None):
     """The checkpoint when resuming, else the base model (fine-tuning), else a fresh SegNet (its encoder from
-    pretrained filters with ``init``)."""
+    pretrained filters with ``init``). ``unpooling`` other than the base's rebuilds it so, keeping its weights."""
     import keras
 
     from model.losses import LOSSES  # noqa: F401  (registers the custom losses a compiled checkpoint refers to)
-    from model.segnet import build_segnet, model_head
+    from model.segnet import build_segnet, model_head, model_unpooling
 
     if state is not None and ckpt.exists():
         return keras.models.load_model(ckpt, compile=True), True
     if base_model_path:
         model = keras.models.load_model(base_model_path, compile=False)
-        if model_head(model) == head:
+        if model_head(model) == head and unpooling in (None, model_unpooling(model)):
             return model, False
-        fresh = build_segnet(bands, preset, head, width=width, depth=depth)
-        transfer_weights(model, fresh)  # another head: keep the trained encoder and decoder
+        fresh = build_segnet(bands, preset, head, width=width, depth=depth,
+                             unpooling=unpooling or model_unpooling(model))
+        transfer_weights(model, fresh)  # another head or unpooling: keep the trained convolutions
         return fresh, False
-    model = build_segnet(bands, preset, head, width=width, depth=depth)
+    model = build_segnet(bands, preset, head, width=width, depth=depth, unpooling=unpooling or "indices")
     if init:
         from model.pretrained import load_into_segnet
 
@@ -232,7 +233,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         gsd_m: float | None = None, precision: str = "float32",
         class_weights: Sequence[float] | None = None, keep: str = "best",
         loss: str | None = None, freeze_encoder: bool = False,
-        teacher: str | Path | None = None, teacher_views: int = 1, data_workers: int = 1) -> dict[str, Any]:
+        teacher: str | Path | None = None, teacher_views: int = 1, data_workers: int = 1,
+        unpooling: str | None = None) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
@@ -248,7 +250,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     loss is ``border+distil`` (half the labels' cross-entropy, half the teacher's); ``teacher_views`` averages the
     teacher over that many flips and turns of each patch (``model.tta``), so that a student at one view learns
     what the teacher gives at several. ``data_workers`` > 1 augments in that many processes
-    (``model.data.make_dataset``)."""
+    (``model.data.make_dataset``). ``unpooling`` ("indices" or "plain", ``model.segnet.build_segnet``) rebuilds a
+    base model with that decoder upsampling, its weights kept (default: the base's, else indices)."""
     import keras
 
     from model.losses import loss_for
@@ -284,7 +287,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     run.steps = int(np.ceil(len(train_x) / batch_size))
     calibration = train_x[np.random.default_rng(seed).permutation(len(train_x))[:16]] if init else None
     model, resumed = _initial_model(state, run.ckpt, base_model_path, bands, preset, head, width, depth, init,
-                                    calibration)
+                                    calibration, unpooling)
     if not resumed:
         if freeze_encoder:
             from model.segnet import ENCODER_PREFIX

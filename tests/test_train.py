@@ -230,3 +230,26 @@ def test_a_frozen_encoder_keeps_its_weights_while_the_decoder_learns(tmp_path):
     changed = [not np.array_equal(b, a) for b, a in zip(base.get_layer("dec1_1_conv").get_weights(),
                                                          trained.get_layer("dec1_1_conv").get_weights())]
     assert any(changed) and card["frozen_encoder"] is True
+
+
+def test_a_base_rebuilt_with_plain_upsampling_keeps_its_convolutions(tmp_path):
+    import keras
+
+    from model.segnet import build_segnet, model_unpooling
+    from model.train import fit
+
+    keras.utils.set_random_seed(0)
+    base = build_segnet(3, "tiny", "border", width=4)
+    assert model_unpooling(base) == "indices"
+    base.save(tmp_path / "base.keras")
+    train = square_examples(4)
+    card = fit(train, train[:1], out_dir=tmp_path / "run", base_model_path=tmp_path / "base.keras", preset="tiny",
+               head="border", epochs=1, batch_size=2, learning_rate=1e-9, patch=64, width=4, freeze_encoder=True,
+               unpooling="plain")
+    rebuilt = keras.models.load_model(card["model_path"], compile=False)
+    assert model_unpooling(rebuilt) == "plain"
+    for name in ("enc1_1_conv", "enc5_3_conv"):
+        for before, after in zip(base.get_layer(name).get_weights(), rebuilt.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(before, after)
+    for before, after in zip(base.get_layer("dec1_1_conv").get_weights(), rebuilt.get_layer("dec1_1_conv").get_weights()):
+        np.testing.assert_allclose(before, after, atol=1e-6)
