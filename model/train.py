@@ -256,6 +256,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
 
     from model.losses import loss_for
     from model.precision import rebuild_in_precision, resolve_training_precision
+    from model.segnet import model_unpooling
 
     precision = resolve_training_precision(precision)
     if teacher is not None:
@@ -310,6 +311,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                    base_model=str(base_model_path) if base_model_path else None, train_patches=len(train_x),
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
                    data=data_info or {}, init=init, train_precision=precision, loss=loss,
+                   unpooling=model_unpooling(model),
                    **({"teacher": str(teacher), "teacher_views": teacher_views} if teacher is not None else {}),
                    **({"frozen_encoder": True} if freeze_encoder else {}),
                    **{**inherited_settings(base_model_path, base_card), **({"gsd_m": gsd_m} if gsd_m else {})}),

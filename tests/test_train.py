@@ -253,3 +253,23 @@ def test_a_base_rebuilt_with_plain_upsampling_keeps_its_convolutions(tmp_path):
             np.testing.assert_array_equal(before, after)
     for before, after in zip(base.get_layer("dec1_1_conv").get_weights(), rebuilt.get_layer("dec1_1_conv").get_weights()):
         np.testing.assert_allclose(before, after, atol=1e-6)
+
+
+def test_train_unpooling_plain_from_the_command_line(tmp_path):
+    """`footprints train --unpooling plain` trains a nearest-neighbour-upsampling SegNet and records it on the card."""
+    import keras
+
+    from cli.main import main
+    from geo.synth import make_scene
+    from model.segnet import model_unpooling
+
+    make_scene(tmp_path / "data", seed=3, index=0, size=96)
+    common = ["train", "--data", str(tmp_path / "data"), "--preset", "tiny", "--epochs", "1", "--batch-size", "2",
+              "--patch", "64", "--json"]
+    assert main(common + ["--out", str(tmp_path / "indices")]) == 0
+    assert main(common + ["--out", str(tmp_path / "plain"), "--unpooling", "plain",
+                          "--base-model", str(tmp_path / "indices" / "model.keras")]) == 0
+    for name, kind in (("indices", "indices"), ("plain", "plain")):
+        card = json.loads((tmp_path / name / "model.card.json").read_text())
+        model = keras.models.load_model(tmp_path / name / "model.keras", compile=False)
+        assert card["unpooling"] == kind and model_unpooling(model) == kind

@@ -64,6 +64,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="distil this border-head .keras model: half of each pixel's target is its probability")
     parser.add_argument("--teacher-views", type=int, default=1, choices=(1, 2, 4, 8),
                         help="average the teacher over this many flips and turns of each patch (default 1)")
+    parser.add_argument("--unpooling", default=None, choices=("indices", "plain"),
+                        help="how the decoder upsamples: indices (SegNet's max-pooling index unpooling) or plain "
+                             "(nearest-neighbour); a --base-model of the other kind is rebuilt, its weights kept "
+                             "(default: the base model's, else indices)")
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
     return parser
 
@@ -148,6 +152,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
                verbose=0 if args.json else 1, seed=args.seed, init=args.init, gsd_m=args.gsd,
                precision=args.precision, freeze_encoder=args.freeze_encoder, teacher=args.teacher,
-               teacher_views=args.teacher_views)
+               teacher_views=args.teacher_views, unpooling=args.unpooling)
     return {"model": card["model_path"], "card": str(args.out / "model.card.json"), "epochs_done": card["epochs_done"],
             "best_epoch": card["best_epoch"], "metrics": card["metrics"], "seconds": card["timings"]["run_seconds"]}
