@@ -79,6 +79,11 @@ CANDIDATES = {
     # --epochs 8): does a decoder without the pooling positions' noise give at 1 view what 8 views give?
     "balanced-plain": {"init": None, "base": "balanced", "lr": 2.5e-4, "precision": "bfloat16", "balance": True,
                        "unpooling": "plain"},
+    # balanced's recipe (run with --epochs 24) with nearest-neighbour upsampling from the start of the real stage
+    # (the synthetic-only model rebuilt so, its weights kept): balanced-plain's 8 epochs did not bring the rebuilt
+    # decoder back to balanced's validation loss
+    "balanced-plain-24": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
+                          "unpooling": "plain"},
     # VGG16's ImageNet filters at full width, frozen, under the light decoder trained from scratch (preset
     # vgg-light; run with --epochs 16 --vgg FILE.npz from `footprints weights import-vgg16`)
     "vgg-frozen": {"init": "vgg16:{vgg}", "base": None, "lr": 1e-3, "precision": "bfloat16", "balance": True,
