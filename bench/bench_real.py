@@ -203,6 +203,8 @@ def main() -> None:
                         help="the synthetic-only model shipped before real data: the base of 'shipped-ft' and the "
                              "baseline row (`git show 07f250a:model/weights/default.keras > FILE`, and its card)")
     parser.add_argument("--tta", type=int, default=1)
+    parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16"),
+                        help="tune / score: the network's compute precision (model/precision.py)")
     parser.add_argument("--predict-gsd", type=float, default=None,
                         help="tune: predict the validation tiles resampled to this many m per pixel (default: the "
                              "candidate's own), for a ground resolution sweep without retraining")
@@ -259,6 +261,7 @@ def tune(args) -> None:
     from rasterio.transform import Affine
 
     from model.metrics import spacenet_counts
+    from model.precision import with_precision
     from model.predict import Predictor
     from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment
 
@@ -271,7 +274,8 @@ def tune(args) -> None:
     pixel = Affine(gsd, 0, 0, 0, -gsd, 0)
     for held in FOLDS if args.fold is None else [FOLDS[args.fold]]:
         _, val = fold_split(examples, synthetic, held)
-        predictor = Predictor.load(out / args.candidate / ("fold-" + "+".join(held)) / "model.keras")
+        predictor = with_precision(Predictor.load(out / args.candidate / ("fold-" + "+".join(held)) / "model.keras"),
+                                   args.precision)
         for ex in (e for e in val if "/" in e.ref):  # real tiles only ("place/scene:col,row")
             truths = [d.polygon for d in labels_to_polygons(ex.instances, ex.valid.astype(np.float32), pixel, 0.0,
                                                              MIN_AREA_M2, gsd)]
@@ -312,18 +316,21 @@ def resampled_tile(image, valid, gsd: float, predict_gsd: float):
 
 def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float | None = None,
                 min_area_m2: float | None = None, seed_level: float | None = None,
-                gsd_m: float | None = None, seed_step: float | None = None, registered: bool = False) -> dict:
+                gsd_m: float | None = None, seed_step: float | None = None, registered: bool = False,
+                precision: str = "float32") -> dict:
     """SpaceNet counts, fused-rate terms, pixel counts and seconds for one whole labelled scene; ``gsd_m``
-    predicts at that ground sample distance instead of the card's. ``registered``: the same prediction also scored
+    predicts at that ground sample distance instead of the card's, ``precision`` computes the network so. ``registered``: the same prediction also scored
     against the labels registered to the imagery (geo/registration.py), under ``"registered"``."""
     import copy
 
     from geo.raster import inspect_scene, read_window
     from model.evaluate import read_scored
+    from model.precision import with_precision
     from model.predict import Predictor
     from model.scene_predict import predict_scene
 
-    predictor = copy.copy(Predictor.load(model_path))  # the loaded model is shared: set the seed level on a copy
+    # the loaded model is shared: set the seed level on a copy
+    predictor = copy.copy(with_precision(Predictor.load(model_path), precision))
     if seed_level is not None:
         predictor.seed_level = seed_level
     if gsd_m is not None:
@@ -415,7 +422,8 @@ def score(args) -> None:
             work = out / "score" / name / place.name
             work.mkdir(parents=True, exist_ok=True)
             tuned = {} if name == "synthetic-only" else candidate_setting(args, name)
-            rows = [score_scene(model_path, scene, work, args.tta, registered=args.registered_truth, **tuned)
+            rows = [score_scene(model_path, scene, work, args.tta, registered=args.registered_truth,
+                                precision=args.precision, **tuned)
                     for scene in place.scenes]
             versions = [(label, rows)]
             if args.registered_truth:
