@@ -213,6 +213,8 @@ def main() -> None:
     parser.add_argument("--seed-levels", type=float, nargs="+", default=None, help="tune: these seed levels")
     parser.add_argument("--seed-steps", type=float, nargs="+", default=None,
                         help="tune: these nested seed steps (0: one level)")
+    parser.add_argument("--prob-sigmas", type=float, nargs="+", default=None,
+                        help="tune: these Gaussian sigmas (px) for the building probability before thresholding")
     parser.add_argument("--threshold", type=float, default=None, help="score trained candidates at this threshold")
     parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area (m2)")
     parser.add_argument("--suffix", default="", help="append to the trained candidates' names in the table")
@@ -250,6 +252,7 @@ MIN_AREA_M2 = 5.0  # SpaceNet's 20 px at the model's 0.5 m; the same for every c
 THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 MIN_AREAS_M2 = (5.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0)
 SEED_LEVELS = (0.4, 0.5, 0.6)  # border head: interior level that seeds separate buildings (0.6 before)
+PROB_SIGMAS = (0.0,)  # building probability smoothed before thresholding (px); `tune --prob-sigmas`
 SEED_STEPS = (0.0,)  # 0: one seed level; > 0: nested levels (model.vectorize.nested_seeds); `tune --seed-steps`
 
 
@@ -263,14 +266,15 @@ def tune(args) -> None:
     from model.metrics import spacenet_counts
     from model.precision import with_precision
     from model.predict import Predictor
-    from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment
+    from model.vectorize import DEFAULT_TOLERANCE_M, labels_to_polygons, segment, smoothed_probability
 
     out, cache, gsd = Path(args.out), Path(args.out) / "cache", candidate_gsd(args.candidate, args)
     examples = load_examples(Path(args.root), cache, gsd, CANDIDATES.get(args.candidate, {}).get("align", False))
     synthetic = synthetic_examples(cache, args.synthetic, 7, gsd) if args.synthetic else []
     thresholds, levels = args.thresholds or THRESHOLDS, args.seed_levels or SEED_LEVELS
-    steps = args.seed_steps or SEED_STEPS
-    grid = {(t, a, s, d): np.zeros(3, int) for t in thresholds for a in MIN_AREAS_M2 for s in levels for d in steps}
+    steps, sigmas = args.seed_steps or SEED_STEPS, args.prob_sigmas or PROB_SIGMAS
+    grid = {(t, a, s, d, g): np.zeros(3, int)
+            for t in thresholds for a in MIN_AREAS_M2 for s in levels for d in steps for g in sigmas}
     pixel = Affine(gsd, 0, 0, 0, -gsd, 0)
     for held in FOLDS if args.fold is None else [FOLDS[args.fold]]:
         _, val = fold_split(examples, synthetic, held)
@@ -280,21 +284,23 @@ def tune(args) -> None:
             truths = [d.polygon for d in labels_to_polygons(ex.instances, ex.valid.astype(np.float32), pixel, 0.0,
                                                              MIN_AREA_M2, gsd)]
             image, valid, at = resampled_tile(ex.image, ex.valid, gsd, args.predict_gsd or gsd)
-            outputs = predictor.predict_image(image, valid, tta=args.tta)
+            raw = predictor.predict_image(image, valid, tta=args.tta)
             at_pixel = Affine(at, 0, 0, 0, -at, 0)
-            for t, s, d in {(t, s, d) for t, _, s, d in grid}:
-                labels = segment(outputs, t, s, seed_step=d or None)
-                for a in MIN_AREAS_M2:
-                    dets = labels_to_polygons(labels, outputs["prob"], at_pixel, DEFAULT_TOLERANCE_M, a, at)
-                    c = spacenet_counts([(det.polygon, det.score) for det in dets], truths)
-                    grid[(t, a, s, d)] += (c.tp, c.fp, c.fn)
+            for g in sigmas:
+                outputs = smoothed_probability(raw, g)
+                for t, s, d in {(t, s, d) for t, _, s, d, _ in grid}:
+                    labels = segment(outputs, t, s, seed_step=d or None)
+                    for a in MIN_AREAS_M2:
+                        dets = labels_to_polygons(labels, outputs["prob"], at_pixel, DEFAULT_TOLERANCE_M, a, at)
+                        c = spacenet_counts([(det.polygon, det.score) for det in dets], truths)
+                        grid[(t, a, s, d, g)] += (c.tp, c.fp, c.fn)
     f1 = {k: 2 * v[0] / max(1, 2 * v[0] + v[1] + v[2]) for k, v in grid.items()}
-    for (t, a, s, d), value in sorted(f1.items()):
-        print(json.dumps({"threshold": t, "min_area_m2": a, "seed_level": s, "seed_step": d, "f1": round(value, 4),
-                          "tp_fp_fn": grid[(t, a, s, d)].tolist()}))
+    for (t, a, s, d, g), value in sorted(f1.items()):
+        print(json.dumps({"threshold": t, "min_area_m2": a, "seed_level": s, "seed_step": d, "prob_sigma_px": g,
+                          "f1": round(value, 4), "tp_fp_fn": grid[(t, a, s, d, g)].tolist()}))
     best = max(f1, key=f1.get)
     print(json.dumps({"best": {"threshold": best[0], "min_area_m2": best[1], "seed_level": best[2],
-                               "seed_step": best[3], "f1": round(f1[best], 4)}}))
+                               "seed_step": best[3], "prob_sigma_px": best[4], "f1": round(f1[best], 4)}}))
 
 
 def resampled_tile(image, valid, gsd: float, predict_gsd: float):

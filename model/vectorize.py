@@ -59,6 +59,15 @@ def smoothed_separation(outputs: dict[str, np.ndarray]) -> np.ndarray | None:
     return ndimage.gaussian_filter(outputs[key].astype(np.float32), SEPARATION_SIGMA_PX)
 
 
+def smoothed_probability(outputs: dict[str, np.ndarray], sigma_px: float | None) -> dict[str, np.ndarray]:
+    """The outputs with the building probability smoothed by a Gaussian of ``sigma_px`` pixels (a model card's
+    ``"prob_sigma_px"``): the network's pixel-to-pixel noise (index unpooling puts each value on one pixel of a
+    2x2 block) evened out before thresholding. The outputs themselves for no or a zero sigma."""
+    if not sigma_px:
+        return outputs
+    return {**outputs, "prob": ndimage.gaussian_filter(outputs["prob"].astype(np.float32), float(sigma_px))}
+
+
 def _level_seeds(energy: np.ndarray, mask: np.ndarray, level: float) -> np.ndarray:
     """Connected blobs of ``energy >= level`` inside ``mask`` with at least ``MIN_SEED_PX`` pixels (int32 ids)."""
     markers, _ = ndimage.label((energy >= level) & mask)
