@@ -219,9 +219,10 @@ def main() -> None:
     parser.add_argument("--min-area", type=float, default=None, help="... and this minimum polygon area (m2)")
     parser.add_argument("--suffix", default="", help="append to the trained candidates' names in the table")
     parser.add_argument("--setting", action="append", default=[], 
-                        metavar="NAME=THRESHOLD:MIN_AREA[:SEED_LEVEL[:GSD[:SEED_STEP]]]",
+                        metavar="NAME=THRESHOLD:MIN_AREA[:SEED_LEVEL[:GSD[:SEED_STEP[:PROB_SIGMA]]]]",
                         help="score candidate NAME at its own tuned threshold, minimum area, seed level and ground "
-                             "sample distance (m; default the card's) and nested seed step (repeat); "
+                             "sample distance (m; default the card's), nested seed step and probability smoothing "
+                             "(px) (repeat); "
                              "overrides --threshold/--min-area for it")
     parser.add_argument("--registered-truth", action="store_true",
                         help="score: each prediction against the labels as published and again against them registered "
@@ -323,7 +324,7 @@ def resampled_tile(image, valid, gsd: float, predict_gsd: float):
 def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float | None = None,
                 min_area_m2: float | None = None, seed_level: float | None = None,
                 gsd_m: float | None = None, seed_step: float | None = None, registered: bool = False,
-                precision: str = "float32") -> dict:
+                precision: str = "float32", prob_sigma_px: float | None = None) -> dict:
     """SpaceNet counts, fused-rate terms, pixel counts and seconds for one whole labelled scene; ``gsd_m``
     predicts at that ground sample distance instead of the card's, ``precision`` computes the network so. ``registered``: the same prediction also scored
     against the labels registered to the imagery (geo/registration.py), under ``"registered"``."""
@@ -343,6 +344,8 @@ def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float |
         predictor.gsd_m = gsd_m
     if seed_step is not None:
         predictor.seed_step = seed_step or None
+    if prob_sigma_px is not None:
+        predictor.prob_sigma_px = prob_sigma_px or None
     info = inspect_scene(scene.scene)
     pred, heat = out / (Path(scene.scene).stem + ".pred.geojson"), out / (Path(scene.scene).stem + ".heat.tif")
     if threshold is None:  # the card's, else the synthetic-only card's 0.75 (chosen on synthetic tuning scenes)
@@ -453,10 +456,10 @@ def candidate_setting(args, name: str) -> dict:
     for item in args.setting:
         key, _, value = item.partition("=")
         if key == name:
-            threshold, area, seed, gsd, step = (value.split(":") + ["", "", "", ""])[:5]
+            threshold, area, seed, gsd, step, sigma = (value.split(":") + [""] * 5)[:6]
             return {"threshold": float(threshold), "min_area_m2": float(area) if area else args.min_area,
                     "seed_level": float(seed) if seed else None, "gsd_m": float(gsd) if gsd else None,
-                    "seed_step": float(step) if step else None}
+                    "seed_step": float(step) if step else None, "prob_sigma_px": float(sigma) if sigma else None}
     return {"threshold": args.threshold, "min_area_m2": args.min_area}
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from errors import UserError
 from model.tta import check_views, dihedral_average
-from model.vectorize import DEFAULT_MIN_AREA_M2
+from model.vectorize import DEFAULT_MIN_AREA_M2, smoothed_probability
 
 MULTIPLE = 32
 DEFAULT_WINDOW = 1088  # largest window: a 2048 px block fits 2 x 2 windows of 1056 px at 64 px overlap
@@ -86,6 +86,8 @@ class Predictor:
         self.seed_level = float(seed) if seed is not None else None  # separation seeds (None: the head's default)
         step = self.card.get("seed_step")
         self.seed_step = float(step) if step else None  # nested seed levels (model.vectorize.nested_seeds)
+        sigma = self.card.get("prob_sigma_px")
+        self.prob_sigma_px = float(sigma) if sigma else None  # probability smoothing (model.vectorize)
         self.precision = "float32"  # the compute dtype of the network's layers (model/precision.py)
 
     def threshold_at(self, views: int | None = None) -> float:
@@ -115,7 +117,9 @@ class Predictor:
                       overlap: int = DEFAULT_OVERLAP, tta: int | None = None,
                       batch: int = DEFAULT_BATCH) -> dict[str, np.ndarray]:
         """Named output maps for an HxWxC image in [0, 1]; pixels outside ``valid`` get 0. ``tta`` views per
-        window (1, 2, 4 or 8; default: the model card's "tta", else 1); ``batch`` windows per network call."""
+        window (1, 2, 4 or 8; default: the model card's "tta", else 1); ``batch`` windows per network call. The
+        building probability is smoothed by the card's ``"prob_sigma_px"`` (``model.vectorize.smoothed_probability``)
+        before pixels outside ``valid`` are zeroed, so every heatmap, preview and polygon reads the same map."""
         from geo.raster import to_model_bands
 
         tta = self.tta if tta is None else check_views(tta)
@@ -125,7 +129,7 @@ class Predictor:
             raw = self.predict_window(image, tta)
         else:
             raw = self._sliding(image, window, overlap, tta, batch)
-        outputs = decode_outputs(self.head, raw)
+        outputs = smoothed_probability(decode_outputs(self.head, raw), self.prob_sigma_px)
         if valid is not None:
             for value in outputs.values():
                 value[~np.asarray(valid, bool)] = 0.0

@@ -347,7 +347,7 @@ def with_teacher_probabilities(teacher: str | Path, *sets: tuple[np.ndarray, np.
 
 
 KEEP_CHOICES = ("best", "last")
-INHERITED_KEYS = ("threshold", "tta", "gsd_m", "min_area_m2", "seed_level", "seed_step")
+INHERITED_KEYS = ("threshold", "tta", "gsd_m", "min_area_m2", "seed_level", "seed_step", "prob_sigma_px")
 
 
 def inherited_settings(base_model_path: str | Path | None, base_card: dict[str, Any] | None) -> dict[str, Any]:
