@@ -144,7 +144,7 @@ def train(args) -> None:
     from model.train import fit
 
     out, cache = Path(args.out), Path(args.out) / "cache"
-    folds = FOLDS if args.fold is None else [FOLDS[args.fold]]
+    folds = FOLDS if args.fold is None else [FOLDS[f] for f in args.fold]
     if args.all:
         folds = [[]]
     for name in args.candidates:
@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "real"))
     parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES),
                         help="trained candidates (none: only the synthetic-only baseline, with score)")
-    parser.add_argument("--fold", type=int, default=None)
+    parser.add_argument("--fold", type=int, nargs="+", default=None, help="train / tune: only these folds (0-3)")
     parser.add_argument("--all", action="store_true", help="train on every place (the model to ship)")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--gsd", type=float, default=GSD_M)
@@ -277,7 +277,7 @@ def tune(args) -> None:
     grid = {(t, a, s, d, g): np.zeros(3, int)
             for t in thresholds for a in MIN_AREAS_M2 for s in levels for d in steps for g in sigmas}
     pixel = Affine(gsd, 0, 0, 0, -gsd, 0)
-    for held in FOLDS if args.fold is None else [FOLDS[args.fold]]:
+    for held in FOLDS if args.fold is None else [FOLDS[f] for f in args.fold]:
         _, val = fold_split(examples, synthetic, held)
         predictor = with_precision(Predictor.load(out / args.candidate / ("fold-" + "+".join(held)) / "model.keras"),
                                    args.precision)
