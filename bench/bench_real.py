@@ -428,7 +428,7 @@ def score(args) -> None:
             model_path = fold_model(out, name, place.name, args.synthetic_model)
             if not model_path.exists():
                 continue
-            work = out / "score" / name / place.name
+            work = out / "score" / label / place.name  # per suffix, so two settings can run side by side
             work.mkdir(parents=True, exist_ok=True)
             tuned = {} if name == "synthetic-only" else candidate_setting(args, name)
             rows = [score_scene(model_path, scene, work, args.tta, registered=args.registered_truth,
