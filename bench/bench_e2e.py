@@ -1,7 +1,8 @@
 """End-to-end scene prediction speed (read, resample to the model's GSD, network, vectorise, write GeoJSON and
 heatmap) for one or more models on the same scene, in one run; megapixels of the scene per second, median of reps.
 
-    .venv/bin/python bench/bench_e2e.py [--size 2048] [--pixel 0.5] [--reps 3] [--model NAME=PATH[:views[:precision]] ...]
+    .venv/bin/python bench/bench_e2e.py [--size 2048] [--pixel 0.5] [--reps 3]
+        [--model NAME=PATH[:views[:precision]] ...]
 
 Default: the shipped model with its card's views, in float32. ``precision``: float32, bfloat16 or auto
 (model/precision.py).

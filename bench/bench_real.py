@@ -259,8 +259,10 @@ SEED_STEPS = (0.0,)  # 0: one seed level; > 0: nested levels (model.vectorize.ne
 
 def tune(args) -> None:
     """Choose the threshold, minimum building area and seed level on each fold's own validation tiles (training places only,
-    never the places it holds out), SpaceNet counts summed over the folds (``--fold F``: that fold only); prints the
+    never the places it holds out), SpaceNet counts summed over the folds (``--fold F ...``: those folds only); prints the
     grid and the best."""
+    import copy
+
     import numpy as np
     from rasterio.transform import Affine
 
@@ -276,20 +278,23 @@ def tune(args) -> None:
     steps, sigmas = args.seed_steps or SEED_STEPS, args.prob_sigmas or PROB_SIGMAS
     grid = {(t, a, s, d, g): np.zeros(3, int)
             for t in thresholds for a in MIN_AREAS_M2 for s in levels for d in steps for g in sigmas}
+    segmentations = {(t, s, d) for t, _, s, d, _ in grid}
     pixel = Affine(gsd, 0, 0, 0, -gsd, 0)
     for held in FOLDS if args.fold is None else [FOLDS[f] for f in args.fold]:
         _, val = fold_split(examples, synthetic, held)
-        predictor = with_precision(Predictor.load(out / args.candidate / ("fold-" + "+".join(held)) / "model.keras"),
-                                   args.precision)
+        model_path = out / args.candidate / ("fold-" + "+".join(held)) / "model.keras"
+        predictor = copy.copy(with_precision(Predictor.load(model_path), args.precision))
+        predictor.prob_sigma_px = None  # the grid's sigmas replace the card's (no smoothing twice)
         for ex in (e for e in val if "/" in e.ref):  # real tiles only ("place/scene:col,row")
             truths = [d.polygon for d in labels_to_polygons(ex.instances, ex.valid.astype(np.float32), pixel, 0.0,
                                                              MIN_AREA_M2, gsd)]
             image, valid, at = resampled_tile(ex.image, ex.valid, gsd, args.predict_gsd or gsd)
-            raw = predictor.predict_image(image, valid, tta=args.tta)
+            raw = predictor.predict_image(image, tta=args.tta)  # smoothed, then masked, as Predictor does
+            inside = np.asarray(valid, bool)
             at_pixel = Affine(at, 0, 0, 0, -at, 0)
             for g in sigmas:
-                outputs = smoothed_probability(raw, g)
-                for t, s, d in {(t, s, d) for t, _, s, d, _ in grid}:
+                outputs = {k: np.where(inside, v, np.float32(0)) for k, v in smoothed_probability(raw, g).items()}
+                for t, s, d in segmentations:
                     labels = segment(outputs, t, s, seed_step=d or None)
                     for a in MIN_AREAS_M2:
                         dets = labels_to_polygons(labels, outputs["prob"], at_pixel, DEFAULT_TOLERANCE_M, a, at)
@@ -326,8 +331,9 @@ def score_scene(model_path: Path, scene, out: Path, tta: int, threshold: float |
                 gsd_m: float | None = None, seed_step: float | None = None, registered: bool = False,
                 precision: str = "float32", prob_sigma_px: float | None = None) -> dict:
     """SpaceNet counts, fused-rate terms, pixel counts and seconds for one whole labelled scene; ``gsd_m``
-    predicts at that ground sample distance instead of the card's, ``precision`` computes the network so. ``registered``: the same prediction also scored
-    against the labels registered to the imagery (geo/registration.py), under ``"registered"``."""
+    predicts at that ground sample distance instead of the card's, ``precision`` computes the network so.
+    ``registered``: the same prediction also scored against the labels registered to the imagery
+    (geo/registration.py), under ``"registered"``."""
     import copy
 
     from geo.raster import inspect_scene, read_window

@@ -251,7 +251,8 @@ def test_a_base_rebuilt_with_plain_upsampling_keeps_its_convolutions(tmp_path):
     for name in ("enc1_1_conv", "enc5_3_conv"):
         for before, after in zip(base.get_layer(name).get_weights(), rebuilt.get_layer(name).get_weights()):
             np.testing.assert_array_equal(before, after)
-    for before, after in zip(base.get_layer("dec1_1_conv").get_weights(), rebuilt.get_layer("dec1_1_conv").get_weights()):
+    decoder_before, decoder_after = base.get_layer("dec1_1_conv"), rebuilt.get_layer("dec1_1_conv")
+    for before, after in zip(decoder_before.get_weights(), decoder_after.get_weights()):
         np.testing.assert_allclose(before, after, atol=1e-6)
 
 
