@@ -274,3 +274,22 @@ def test_train_unpooling_plain_from_the_command_line(tmp_path):
         card = json.loads((tmp_path / name / "model.card.json").read_text())
         model = keras.models.load_model(tmp_path / name / "model.keras", compile=False)
         assert card["unpooling"] == kind and model_unpooling(model) == kind
+
+
+def test_train_audit_model_from_the_command_line(tmp_path, capsys):
+    """`footprints train --audit-model M --gsd G` runs M over the training tiles and records what it left out."""
+    from cli.main import main
+    from geo.synth import make_scene
+
+    make_scene(tmp_path / "data", seed=3, index=0, size=96)
+    common = ["train", "--data", str(tmp_path / "data"), "--preset", "tiny", "--epochs", "1", "--batch-size", "2",
+              "--patch", "64", "--gsd", "0.5", "--json"]
+    assert main(common + ["--out", str(tmp_path / "first")]) == 0
+    auditor = str(tmp_path / "first" / "model.keras")
+    assert main(common + ["--out", str(tmp_path / "audited"), "--audit-model", auditor]) == 0
+    audit = json.loads((tmp_path / "audited" / "model.card.json").read_text())["data"]["label_audit"]
+    assert audit["model"].endswith("model.keras") and audit["detections"] >= 0 and audit["pixels"] >= 0
+    capsys.readouterr()
+    assert main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "x"),
+                 "--audit-model", auditor]) != 0
+    assert "--audit-model needs --gsd" in capsys.readouterr().err

@@ -68,6 +68,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="how the decoder upsamples: indices (SegNet's max-pooling index unpooling) or plain "
                              "(nearest-neighbour); a --base-model of the other kind is rebuilt, its weights kept "
                              "(default: the base model's, else indices)")
+    parser.add_argument("--audit-model", type=Path, default=None,
+                        help="leave out of the loss this model's confident buildings that touch no label (labels "
+                             "traced on other imagery, or not yet mapped, miss houses); needs --gsd")
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
     return parser
 
@@ -93,6 +96,10 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--teacher '{args.teacher}' does not exist; give a .keras model with the border head")
     if args.teacher is not None and args.head != "border":
         raise UserError(f"--teacher distils into the border head; drop --head {args.head}")
+    if args.audit_model is not None and not args.audit_model.is_file():
+        raise UserError(f"--audit-model '{args.audit_model}' does not exist; give a trained .keras model")
+    if args.audit_model is not None and args.gsd is None:
+        raise UserError("--audit-model needs --gsd: the detections it leaves out are measured in square metres")
     state = args.out / "checkpoint" / "state.json"
     if state.exists() and not args.resume:
         raise UserError(f"'{args.out}' already holds a training run; pass --resume to continue it or pick a new --out")
@@ -138,6 +145,17 @@ def _place_examples(args: argparse.Namespace) -> tuple[list, dict[str, Any]]:
                       "labels_aligned": args.align_labels}
 
 
+def _audited(train: list, auditor: Path, gsd: float) -> tuple[list, dict[str, Any]]:
+    """Training tiles with ``auditor``'s confident unlabelled detections left out of the loss, and what was masked
+    (for the card)."""
+    from model.label_audit import mask_unlabelled_detections
+    from model.predict import Predictor
+
+    train, counts = mask_unlabelled_detections(train, Predictor.load(auditor), gsd)
+    return train, {"model": str(auditor), "tiles_masked": sum(1 for c in counts if c.detections),
+                   "detections": sum(c.detections for c in counts), "pixels": sum(c.pixels for c in counts)}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     _check(args)
     from model.data import balance_places, split_by_tile
@@ -145,6 +163,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     examples, info = _examples(args)
     train, val = split_by_tile(examples, args.val_fraction, args.seed)
+    if args.audit_model is not None:
+        train, info["label_audit"] = _audited(train, args.audit_model, args.gsd)
     if args.balance_places:
         train = balance_places(train)
     card = fit(train, val, out_dir=args.out, base_model_path=args.base_model, preset=args.preset, head=args.head,
