@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3  # noqa: F401  (before any test module loads TensorFlow, whose own SQLite lacks the R*Tree module)
 import sys
 from pathlib import Path
 
