@@ -161,18 +161,18 @@ def train(args) -> None:
         synthetic = synthetic_examples(cache, args.synthetic, 7, gsd) if args.synthetic else []
         for held in folds:
             tag = "all" if not held else "fold-" + "+".join(held)
-            train_ex, val_ex = fold_split(examples, synthetic, [*held, *spec.get("exclude", [])])
+            left_out = [*held, *spec.get("exclude", [])]  # held-out places and places the candidate never trains on
+            train_ex, val_ex = fold_split(examples, synthetic, left_out)
             if spec.get("audit"):
                 train_ex = audited(train_ex, out / spec["audit"] / tag / "model.keras", gsd)
             if spec.get("balance"):
                 train_ex = balance_places(train_ex)
             started = time.monotonic()
-            trained_on = sorted(set(examples) - set(held) - set(spec.get("exclude", [])))
             card = fit(train_ex, val_ex, out_dir=out / name / tag, preset=spec.get("preset", "light"), head="border",
                        epochs=args.epochs, batch_size=8, learning_rate=spec["lr"], patience=args.epochs,
                        init=spec["init"].format(vgg=args.vgg) if spec["init"] else None,
                        base_model_path=_base_path(spec["base"], args, out, tag), gsd_m=gsd,
-                       data_info={"places": trained_on, "held_out": held,
+                       data_info={"places": sorted(set(examples) - set(left_out)), "held_out": held,
                                   "synthetic_scenes": args.synthetic, "manifest": str(MANIFEST.relative_to(ROOT))},
                        seed=0, precision=spec.get("precision", "float32"), loss=spec.get("loss"),
                        freeze_encoder=spec.get("freeze_encoder", False),

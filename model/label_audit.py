@@ -37,7 +37,7 @@ def unlabelled_detections(prob: np.ndarray, instances: np.ndarray, valid: np.nda
     if count == 0:
         return np.zeros(prob.shape, bool), 0
     ids = np.arange(1, count + 1)
-    area = ndimage.sum(np.ones_like(prob), regions, ids) * gsd_m ** 2
+    area = np.bincount(regions.ravel(), minlength=count + 1)[1:] * gsd_m ** 2
     labelled = ndimage.maximum(np.asarray(instances) > 0, regions, ids).astype(bool)
     keep = ids[(area >= min_area_m2) & ~labelled]
     mask = np.isin(regions, keep)

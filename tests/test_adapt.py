@@ -3,12 +3,7 @@ import numpy as np
 import pytest
 
 from model.adapt import adapt_batch_norm, batch_norm_layers, batch_norm_state, restore_batch_norm, scene_patches
-
-def build_segnet(*args, **kwargs):
-    """The real builder, imported when a test runs (not at collection, which would load TensorFlow early)."""
-    from model.segnet import build_segnet as build
-
-    return build(*args, **kwargs)
+from model.segnet import build_segnet
 
 
 def test_adapting_sets_the_first_layer_to_the_patches_statistics_and_restores():
