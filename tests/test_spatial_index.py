@@ -164,3 +164,25 @@ def _session(engine):
     from sqlalchemy.orm import Session
 
     return Session(bind=engine)
+
+
+def test_a_process_that_loads_tensorflow_first_keeps_the_rtree(tmp_path):
+    """The CLI and worker may load the model before they open the database; TensorFlow's own SQLite has no R*Tree,
+    so without the early ``sqlite3`` import new databases lacked the index and footprint writes failed."""
+    import subprocess
+    import sys
+
+    script = (
+        "import cli.main, worker.main\n"
+        "import tensorflow\n"
+        "from sqlalchemy import text\n"
+        "from db.session import get_engine\n"
+        f"engine = get_engine('sqlite:///{tmp_path / 'tf-first.db'}')\n"
+        "with engine.begin() as c:\n"
+        f"    print(c.execute(text(\"SELECT count(*) FROM sqlite_master WHERE name = '{RTREE_TABLE}'\")).scalar())\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "1"
