@@ -192,7 +192,8 @@ def audited(examples: list, auditor: Path, gsd: float) -> list:
     examples, counts = mask_unlabelled_detections(examples, Predictor.load(auditor), gsd)
     by_place: dict[str, list[int]] = {}
     for c in counts:
-        totals = by_place.setdefault(c.ref.split("/")[0], [0, 0, 0])
+        place = c.ref.split("/")[0] if "/" in c.ref else "synthetic"  # synthetic tiles are named by their file
+        totals = by_place.setdefault(place, [0, 0, 0])
         totals[0], totals[1], totals[2] = totals[0] + 1, totals[1] + c.detections, totals[2] + c.pixels
     print(json.dumps({"audit": str(auditor), "masked": {place: {"tiles": t, "detections": d, "pixels": p}
                                                          for place, (t, d, p) in sorted(by_place.items())}}),
