@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from errors import UserError
-from model.targets import binary_mask, border_classes, distance_target
+from model.targets import binary_mask, border_classes, distance_target, gap_pixels
 
 if TYPE_CHECKING:  # geo.sources needs rasterio and geopandas; training from arrays (a GPU machine) needs neither
     from geo.sources import LabelSource, Place
@@ -39,9 +39,13 @@ class TrainingExample:
     ref: str = ""
 
 
-def pack_targets(example: TrainingExample, head: str, class_weights: np.ndarray | None = None) -> np.ndarray:
-    """float32 HxWxK packed targets (see module doc) for one example."""
+def pack_targets(example: TrainingExample, head: str, class_weights: np.ndarray | None = None,
+                 gap_weight: float = 0.0) -> np.ndarray:
+    """float32 HxWxK packed targets (see module doc) for one example. ``gap_weight`` > 0 multiplies the weight of
+    background pixels in the gaps between close buildings (``model.targets.gap_pixels``) by 1 + ``gap_weight``."""
     valid = example.valid.astype(np.float32)
+    if gap_weight > 0:
+        valid = valid * (1.0 + gap_weight * gap_pixels(example.instances))
     mask = binary_mask(example.instances)
     if head == "binary":
         return np.stack([mask, valid], axis=-1)
@@ -60,12 +64,12 @@ def _pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def to_patches(examples: Sequence[TrainingExample], head: str, patch: int = DEFAULT_PATCH,
-               class_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               class_weights: np.ndarray | None = None, gap_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(images NxPxPxC, packed targets NxPxPxK): each example cut into patch x patch pieces, edges zero-padded
     (padding carries weight 0). Pieces without any valid pixel are dropped."""
     images, targets = [], []
     for ex in examples:
-        packed = pack_targets(ex, head, class_weights)
+        packed = pack_targets(ex, head, class_weights, gap_weight)
         h, w = ex.valid.shape
         for r in range(0, h, patch):
             for c in range(0, w, patch):

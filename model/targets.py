@@ -5,6 +5,8 @@
   (background or a different building) lies within ``border_px``, so touching buildings get a border between them.
 - ``distance_target``: distance to the nearest border, truncated and scaled to [0, 1] (Jiangye Yuan's target).
 - ``median_frequency_weights``: SegNet's median frequency balancing over a set of tiles.
+- ``gap_pixels``: background pixels in the narrow gaps between two buildings, which the loss can weight up (the
+  weight map of U-Net, Ronneberger et al. 2015, in a square-neighbourhood form) so that close houses stay apart.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ OUTSIDE, INSIDE, BORDER = 0, 1, 2
 N_CLASSES = 3
 DEFAULT_BORDER_PX = 2
 DEFAULT_TRUNCATE_PX = 10.0
+DEFAULT_GAP_PX = 3  # a background pixel with two buildings this close (square neighbourhood) lies in a gap
 
 
 def binary_mask(instances: np.ndarray) -> np.ndarray:
@@ -40,6 +43,19 @@ def border_classes(instances: np.ndarray, border_px: int = DEFAULT_BORDER_PX) ->
     classes = np.where(instances > 0, INSIDE, OUTSIDE).astype(np.uint8)
     classes[(instances > 0) & _label_changes_within(instances, border_px)] = BORDER
     return classes
+
+
+def gap_pixels(instances: np.ndarray, radius_px: int = DEFAULT_GAP_PX) -> np.ndarray:
+    """bool HxW: background pixels with two or more different buildings within ``radius_px`` (square
+    neighbourhood): the gaps between close buildings, at most about 2 * ``radius_px`` wide."""
+    if radius_px < 1:
+        raise ValueError(f"gap radius must be at least 1 pixel, got {radius_px}")
+    instances = np.asarray(instances, dtype=np.int32)
+    size = 2 * radius_px + 1
+    highest = ndimage.maximum_filter(instances, size=size, mode="constant", cval=0)
+    none = int(instances.max()) + 1  # stands for "no building" in the minimum over buildings
+    lowest = ndimage.minimum_filter(np.where(instances > 0, instances, none), size=size, mode="constant", cval=none)
+    return (instances == 0) & (highest > 0) & (lowest != none) & (highest != lowest)
 
 
 def distance_target(instances: np.ndarray, truncate_px: float = DEFAULT_TRUNCATE_PX) -> np.ndarray:

@@ -234,7 +234,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
         class_weights: Sequence[float] | None = None, keep: str = "best",
         loss: str | None = None, freeze_encoder: bool = False,
         teacher: str | Path | None = None, teacher_views: int = 1, data_workers: int = 1,
-        unpooling: str | None = None) -> dict[str, Any]:
+        unpooling: str | None = None, gap_weight: float = 0.0) -> dict[str, Any]:
     """Train and return the model card. Epochs are 1-based in callbacks; ``should_stop`` is checked between
     batches (a stopped run keeps its last finished epoch's checkpoint, card["stopped"] is True). A fine-tuned
     model keeps its base's inference settings (threshold, views): from ``base_card``, else the base's card file.
@@ -251,7 +251,9 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     teacher over that many flips and turns of each patch (``model.tta``), so that a student at one view learns
     what the teacher gives at several. ``data_workers`` > 1 augments in that many processes
     (``model.data.make_dataset``). ``unpooling`` ("indices" or "plain", ``model.segnet.build_segnet``) rebuilds a
-    base model with that decoder upsampling, its weights kept (default: the base's, else indices)."""
+    base model with that decoder upsampling, its weights kept (default: the base's, else indices).
+    ``gap_weight`` > 0 weights the background in narrow gaps between buildings 1 + ``gap_weight`` times
+    (``model.targets.gap_pixels``), for training and validation loss alike."""
     import keras
 
     from model.losses import loss_for
@@ -280,8 +282,10 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     weights = np.asarray(run.state.get("class_weights") or class_weights or border_weights(examples_train),
                          np.float32)
     run.state["class_weights"] = weights.tolist()
-    train_x, train_y = to_patches(examples_train, head, patch, weights)
-    run.val_x, run.val_y = to_patches(examples_val or examples_train[:1], head, patch, weights)
+    if gap_weight < 0:
+        raise ValueError(f"gap weight must be 0 or more, got {gap_weight}")
+    train_x, train_y = to_patches(examples_train, head, patch, weights, gap_weight)
+    run.val_x, run.val_y = to_patches(examples_val or examples_train[:1], head, patch, weights, gap_weight)
     if teacher is not None:
         train_y, run.val_y = with_teacher_probabilities(teacher, (train_x, train_y), (run.val_x, run.val_y),
                                                         batch_size=batch_size, views=teacher_views)
@@ -312,6 +316,7 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
                    val_patches=len(run.val_x), train_tiles=len(examples_train), val_tiles=len(examples_val),
                    data=data_info or {}, init=init, train_precision=precision, loss=loss,
                    unpooling=model_unpooling(model),
+                   **({"gap_weight": gap_weight} if gap_weight else {}),
                    **({"teacher": str(teacher), "teacher_views": teacher_views} if teacher is not None else {}),
                    **({"frozen_encoder": True} if freeze_encoder else {}),
                    **{**inherited_settings(base_model_path, base_card), **({"gsd_m": gsd_m} if gsd_m else {})}),

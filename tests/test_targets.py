@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.targets import BORDER, INSIDE, OUTSIDE, binary_mask, border_classes, distance_target, \
+from model.targets import BORDER, INSIDE, OUTSIDE, binary_mask, border_classes, distance_target, gap_pixels, \
     median_frequency_weights
 
 
@@ -58,3 +58,18 @@ def test_weights_leave_out_invalid_pixels_and_absent_classes():
     w = median_frequency_weights([a], 3, valid_masks=[valid])
     # valid pixels: 0,0,1 -> freq0 = 2/3, freq1 = 1/3, class 2 absent -> weight 1
     np.testing.assert_allclose(w, [0.75, 1.5, 1.0], rtol=1e-6)
+
+
+def test_gap_pixels_lie_between_two_close_buildings_only():
+    inst = np.zeros((20, 30), np.int32)
+    inst[5:15, 2:8] = 1
+    inst[5:15, 10:16] = 2  # a 2 px gap (columns 8-9) from building 1
+    inst[5:15, 24:28] = 3  # 8 px from building 2: no gap
+    gaps = gap_pixels(inst, radius_px=3)
+    assert gaps[5:15, 8:10].all()  # the whole narrow gap
+    assert not gaps[inst > 0].any()  # never on a building
+    assert not gaps[:, 17:].any()  # nothing between buildings 2 and 3, nor beside building 3 alone
+    assert not gaps[:, :2].any()  # nor on the outer side of building 1
+    assert not gap_pixels(np.where(inst == 1, 1, 0), radius_px=3).any()  # one building alone has no gaps
+    with pytest.raises(ValueError, match="at least 1 pixel"):
+        gap_pixels(inst, radius_px=0)

@@ -32,6 +32,37 @@ def test_pack_targets_and_patches():
     assert y[3, 40:, 40:, 1].sum() == 0  # padding carries no weight
 
 
+def test_gap_weight_raises_the_weight_of_narrow_gaps_only():
+    from model.targets import gap_pixels
+
+    instances = np.zeros((16, 16), np.int32)
+    instances[2:14, 2:7] = 1
+    instances[2:14, 9:14] = 2  # a 2 px gap at columns 7-8
+    example = TrainingExample(np.zeros((16, 16, 3), np.float32), instances, np.ones((16, 16), bool))
+    plain = pack_targets(example, "border", np.array([1.0, 2.0, 3.0], np.float32))
+    weighted = pack_targets(example, "border", np.array([1.0, 2.0, 3.0], np.float32), gap_weight=5.0)
+    np.testing.assert_array_equal(plain[..., 0], weighted[..., 0])  # the classes do not change
+    assert (weighted[2:14, 7:9, 1] == 6.0).all() and (plain[2:14, 7:9, 1] == 1.0).all()
+    changed = weighted[..., 1] != plain[..., 1]
+    np.testing.assert_array_equal(changed, gap_pixels(instances))  # and nowhere else
+    assert not changed[instances > 0].any()
+
+
+def test_train_gap_weight_from_the_command_line(tmp_path, capsys):
+    """`footprints train --gap-weight W` trains with the gaps weighted and records W on the card."""
+    from cli.main import main
+    from geo.synth import make_scene
+
+    make_scene(tmp_path / "data", seed=3, index=0, size=96)
+    common = ["train", "--data", str(tmp_path / "data"), "--preset", "tiny", "--epochs", "1", "--batch-size", "2",
+              "--patch", "64", "--json"]
+    assert main(common + ["--out", str(tmp_path / "gap"), "--gap-weight", "5"]) == 0
+    assert json.loads((tmp_path / "gap" / "model.card.json").read_text())["gap_weight"] == 5.0
+    capsys.readouterr()
+    assert main(common + ["--out", str(tmp_path / "bad"), "--gap-weight", "-1"]) != 0
+    assert "--gap-weight must be 0 or more" in capsys.readouterr().err
+
+
 def test_one_epoch_lowers_the_loss(tmp_path):
     import keras
 

@@ -71,6 +71,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--audit-model", type=Path, default=None,
                         help="leave out of the loss this model's confident buildings that touch no label (labels "
                              "traced on other imagery, or not yet mapped, miss houses); needs --gsd")
+    parser.add_argument("--gap-weight", type=float, default=0.0,
+                        help="weight the background in narrow gaps between buildings (two within 3 px) 1 + this "
+                             "many times in the loss, so that close houses are kept apart (default 0: off)")
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in --out")
     return parser
 
@@ -96,6 +99,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--teacher '{args.teacher}' does not exist; give a .keras model with the border head")
     if args.teacher is not None and args.head != "border":
         raise UserError(f"--teacher distils into the border head; drop --head {args.head}")
+    if args.gap_weight < 0:
+        raise UserError(f"--gap-weight must be 0 or more, got {args.gap_weight}")
     if args.audit_model is not None and not args.audit_model.is_file():
         raise UserError(f"--audit-model '{args.audit_model}' does not exist; give a trained .keras model")
     if args.audit_model is not None and args.gsd is None:
@@ -172,6 +177,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                patience=args.patience, patch=args.patch, width=args.width, data_info=info,
                verbose=0 if args.json else 1, seed=args.seed, init=args.init, gsd_m=args.gsd,
                precision=args.precision, freeze_encoder=args.freeze_encoder, teacher=args.teacher,
-               teacher_views=args.teacher_views, unpooling=args.unpooling)
+               teacher_views=args.teacher_views, unpooling=args.unpooling, gap_weight=args.gap_weight)
     return {"model": card["model_path"], "card": str(args.out / "model.card.json"), "epochs_done": card["epochs_done"],
             "best_epoch": card["best_epoch"], "metrics": card["metrics"], "seconds": card["timings"]["run_seconds"]}
