@@ -72,3 +72,13 @@ def test_a_fine_tune_keeps_its_base_versions_loss_when_it_keeps_its_head():
     assert base_loss(dice, "binary") is None
     assert base_loss(SimpleNamespace(card={}, head="border"), "border") is None
     assert base_loss(SimpleNamespace(card=None, head="border"), "border") is None
+
+
+def test_a_fine_tune_weights_the_gaps_as_its_base_did():
+    from types import SimpleNamespace
+
+    from worker.retrain import base_gap_weight
+
+    assert base_gap_weight(SimpleNamespace(card={"gap_weight": 5.0}, head="border")) == 5.0
+    assert base_gap_weight(SimpleNamespace(card={}, head="border")) == 0.0
+    assert base_gap_weight(SimpleNamespace(card=None, head="border")) == 0.0

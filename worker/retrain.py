@@ -175,7 +175,7 @@ def train(ctx: JobContext, base: ModelVersion, train_set: list, val_set: list) -
                learning_rate=float(params["learning_rate"]), resume=True, on_batch=reporter.on_batch,
                on_epoch=reporter.on_epoch, should_stop=ctx.should_stop, patch=int(params.get("patch", 256)),
                base_card=dict(base.card or {}), class_weights=base_class_weights(base, params["head"]),
-               keep=defaults.fine_tune_keep(), loss=base_loss(base, params["head"]),
+               keep=defaults.fine_tune_keep(), loss=base_loss(base, params["head"]), gap_weight=base_gap_weight(base),
                data_info={"job": ctx.job_id, "train_tile_ids": params["train_tile_ids"],
                           "val_tile_ids": params["val_tile_ids"]})
     if frozen and card.get("model_path") and not card.get("stopped"):
@@ -195,6 +195,11 @@ def base_loss(base: ModelVersion, head: str) -> str | None:
     """The named loss the base version was trained with (its card's "loss"), when the fine-tune keeps its head."""
     loss = (base.card or {}).get("loss")
     return loss if loss and head == base.head else None
+
+
+def base_gap_weight(base: ModelVersion) -> float:
+    """The weight the base version gave the gaps between close buildings (its card's "gap_weight", else 0)."""
+    return float((base.card or {}).get("gap_weight") or 0.0)
 
 
 def fine_tune_epochs(requested: int, train_set: list, batch_size: int, patch: int) -> int:
