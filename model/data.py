@@ -43,18 +43,18 @@ def pack_targets(example: TrainingExample, head: str, class_weights: np.ndarray 
                  gap_weight: float = 0.0) -> np.ndarray:
     """float32 HxWxK packed targets (see module doc) for one example. ``gap_weight`` > 0 multiplies the weight of
     background pixels in the gaps between close buildings (``model.targets.gap_pixels``) by 1 + ``gap_weight``."""
-    valid = example.valid.astype(np.float32)
+    pixel_weight = example.valid.astype(np.float32)  # 0 on nodata, 1 elsewhere, 1 + gap_weight in the gaps
     if gap_weight > 0:
-        valid = valid * (1.0 + gap_weight * gap_pixels(example.instances))
+        pixel_weight = pixel_weight * (1.0 + gap_weight * gap_pixels(example.instances))
     mask = binary_mask(example.instances)
     if head == "binary":
-        return np.stack([mask, valid], axis=-1)
+        return np.stack([mask, pixel_weight], axis=-1)
     if head == "border":
         classes = border_classes(example.instances)
         weights = np.ones(3, np.float32) if class_weights is None else np.asarray(class_weights, np.float32)
-        return np.stack([classes.astype(np.float32), weights[classes] * valid], axis=-1)
+        return np.stack([classes.astype(np.float32), weights[classes] * pixel_weight], axis=-1)
     if head == "distance":
-        return np.stack([mask, distance_target(example.instances), valid], axis=-1)
+        return np.stack([mask, distance_target(example.instances), pixel_weight], axis=-1)
     raise ValueError(f"unknown head '{head}'")
 
 

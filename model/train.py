@@ -269,6 +269,8 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     if not examples_train:
         raise ValueError("no training examples")
     loss_for(head, loss)  # an unknown loss fails before any data is read
+    if gap_weight < 0:
+        raise ValueError(f"gap weight must be 0 or more, got {gap_weight}")
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}, got '{keep}'")
     keras.utils.set_random_seed(seed)
@@ -282,8 +284,6 @@ def fit(examples_train: Sequence[TrainingExample], examples_val: Sequence[Traini
     weights = np.asarray(run.state.get("class_weights") or class_weights or border_weights(examples_train),
                          np.float32)
     run.state["class_weights"] = weights.tolist()
-    if gap_weight < 0:
-        raise ValueError(f"gap weight must be 0 or more, got {gap_weight}")
     train_x, train_y = to_patches(examples_train, head, patch, weights, gap_weight)
     run.val_x, run.val_y = to_patches(examples_val or examples_train[:1], head, patch, weights, gap_weight)
     if teacher is not None:
