@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3  # noqa: F401 - Python's SQLite before TensorFlow's, which has no R*Tree (cli/__init__.py)
 import sys
 import tempfile
 import time
