@@ -4,8 +4,8 @@ no TensorFlow (``KERAS_BACKEND=jax`` or ``torch``), augmentation in worker proce
 Recipes, each once per fold of bench_real's FOLDS (``--all``: once on every place, the model to ship):
 - ``long``: bench_real's ``balanced-gap10`` (the shipped recipe: the synthetic-only model fine-tuned on every
   training place, small places repeated, the gaps between buildings weighted ``1 + --gap-weight``) run for
-  ``--long-epochs`` instead of 24. Does the light network gain from more
-  optimisation than 2 CPU cores can give it?
+  ``--long-epochs`` instead of 24. Does the light network gain from more optimisation than 2 CPU cores can give
+  it?
 - ``teacher``: the full-width SegNet (preset ``segnet``, 29 M parameters), VGG16's ImageNet filters in its encoder
   when the pack holds them, trained on the same tiles. Too slow for 2 CPU cores, so it is never shipped: it teaches.
 - ``distil``: ``long``'s recipe with the fold's teacher's probabilities, averaged over 8 flips and turns of each
