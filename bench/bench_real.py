@@ -55,7 +55,7 @@ CANDIDATES = {
     # 3 px) weighted 6x in the loss (model.targets.gap_pixels; U-Net's weight map): the dense places' outlines fuse
     "balanced-gap": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
                      "gap_weight": 5.0},
-    # balanced-gap with the gaps weighted 11x (W = 10): which way does the weight move it?
+    # balanced-gap with the gaps weighted 11x (W = 10): the shipped recipe since 2026-12-08 (model/weights/README.md)
     "balanced-gap10": {"init": None, "base": "shipped", "lr": 5e-4, "precision": "bfloat16", "balance": True,
                        "gap_weight": 10.0},
     # balanced's recipe (run with --epochs 24) with a soft Dice term on the building probability added to the
