@@ -3,7 +3,6 @@ in the scene's true coordinates."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import rasterio
@@ -52,10 +51,7 @@ def test_same_buildings_in_true_coordinates_at_0_3_and_0_15_m(tmp_path):
     from model.predict import Predictor, default_model_path
     from model.scene_predict import predict_scene
 
-    model = tmp_path / "m.keras"
-    shutil.copy(default_model_path(), model)
-    shutil.copy(default_model_path().with_name("default.card.json"), tmp_path / "m.card.json")
-    predictor = Predictor.load(model)
+    predictor = Predictor.load(default_model_path())
     assert predictor.gsd_m == 0.5 and predictor.card["tta"] == 1
     tif, _ = make_scene(tmp_path / "scene", seed=21, index=0, size=512, pixel_size=0.3)
     with rasterio.open(tif) as src:
@@ -65,7 +61,7 @@ def test_same_buildings_in_true_coordinates_at_0_3_and_0_15_m(tmp_path):
         scene = tmp_path / f"scene_{size}.tif"
         _resampled_copy(tif, scene, size)
         out = tmp_path / f"pred_{size}.geojson"
-        predict_scene(scene, predictor, out, threshold=predictor.card["threshold"])
+        predict_scene(scene, predictor, out, threshold=predictor.threshold_at())
         found[size] = [from_lonlat(g, crs) for g in _polygons(out)]  # metres, for shifts and areas
     fine, coarse = found[0.15], found[0.3]
     assert len(fine) >= 10 and abs(len(fine) - len(coarse)) <= 0.25 * len(coarse)
